@@ -1,0 +1,128 @@
+// autograd/engine.cpp — graph recording and the backward pass.
+//
+// run_backward: (1) walk the graph from the roots and count, per node, how many edges point at it;
+// (2) process nodes whose count reached zero, latest-created first, summing the gradients that arrive
+// for each node before calling its backward(); (3) release each node's saved tensors after it ran
+// unless retain_graph. Gradients reaching a leaf go to its AccumulateGrad node (`+=` into .grad).
+#include <atomic>
+#include <queue>
+#include <unordered_map>
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"
+
+namespace ng {
+
+namespace {
+std::atomic<uint64_t> g_sequence{0};
+
+AutogradMeta& meta(TensorImpl* impl) {
+  if (!impl->autograd) impl->autograd = std::make_unique<AutogradMeta>();
+  return *impl->autograd;
+}
+
+// The node that receives the gradient of `t`: its grad_fn, its leaf accumulator, or null.
+std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+  if (!t.defined() || !t.impl()->autograd) return nullptr;
+  AutogradMeta& m = *t.impl()->autograd;
+  if (m.grad_fn) return m.grad_fn;
+  if (!m.requires_grad) return nullptr;
+  // The accumulator must not keep the leaf alive: it holds a weak reference.
+  if (!m.accumulator) m.accumulator = std::make_shared<AccumulateGrad>(t.impl_ptr());
+  return m.accumulator;
+}
+
+Tensor accumulate(const Tensor& a, const Tensor& b) {
+  if (!a.defined()) return b;
+  NoGradGuard guard;
+  return add(a, b);
+}
+}  // namespace
+
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+void record(const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs, Tensor& output) {
+  node->next.clear();
+  for (const Tensor* t : inputs) node->next.push_back(t ? gradient_edge(*t) : nullptr);
+  node->sequence = g_sequence.fetch_add(1);
+  AutogradMeta& m = meta(output.impl());
+  m.requires_grad = true;
+  m.grad_fn = node;
+}
+
+std::vector<Tensor> AccumulateGrad::backward(const Tensor& grad_output) {
+  if (auto leaf = leaf_.lock()) {
+    Tensor owner(leaf);
+    owner.set_grad(accumulate(owner.grad(), grad_output));
+  }
+  return {};
+}
+
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
+  NG_CHECK(roots.size() == grads.size(), "backward: ", roots.size(), " roots but ", grads.size(), " gradients");
+  // (1) dependency counts over the reachable graph.
+  std::unordered_map<Node*, int> deps;
+  std::vector<Node*> stack;
+  std::vector<std::shared_ptr<Node>> root_nodes;
+  for (const Tensor& r : roots) {
+    auto n = gradient_edge(r);
+    NG_CHECK(n, "backward: tensor ", r.describe(), " does not require grad and has no grad_fn");
+    root_nodes.push_back(n);
+    if (deps.emplace(n.get(), 0).second) stack.push_back(n.get());
+  }
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const auto& nx : n->next) {
+      if (!nx) continue;
+      auto [it, inserted] = deps.emplace(nx.get(), 0);
+      ++it->second;
+      if (inserted) stack.push_back(nx.get());
+    }
+  }
+  // (2) process in dependency order, newest node first among the ready ones.
+  auto later = [](const std::shared_ptr<Node>& a, const std::shared_ptr<Node>& b) { return a->sequence < b->sequence; };
+  std::priority_queue<std::shared_ptr<Node>, std::vector<std::shared_ptr<Node>>, decltype(later)> ready(later);
+  std::unordered_map<Node*, Tensor> pending;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    Node* n = root_nodes[i].get();
+    pending[n] = accumulate(pending[n], grads[i]);
+  }
+  for (const auto& n : root_nodes)
+    if (deps[n.get()] == 0) {
+      deps[n.get()] = -1;  // queued
+      ready.push(n);
+    }
+  while (!ready.empty()) {
+    std::shared_ptr<Node> n = ready.top();
+    ready.pop();
+    Tensor g = std::move(pending[n.get()]);
+    pending.erase(n.get());
+    std::vector<Tensor> in_grads;
+    if (g.defined()) {
+      NG_CHECK(!n->released, "backward: trying to backward through ", n->name(),
+               " a second time; its saved tensors were freed (pass retain_graph=true the first time)");
+      in_grads = n->backward(g);
+      NG_CHECK(in_grads.size() == n->next.size() || in_grads.empty(), n->name(), ": returned ",
+               in_grads.size(), " gradients for ", n->next.size(), " inputs");
+      if (!retain_graph) {
+        n->release();
+        n->released = true;
+      }
+    }
+    for (size_t i = 0; i < n->next.size(); ++i) {
+      const auto& nx = n->next[i];
+      if (!nx) continue;
+      if (i < in_grads.size() && in_grads[i].defined()) pending[nx.get()] = accumulate(pending[nx.get()], in_grads[i]);
+      if (--deps[nx.get()] == 0) ready.push(nx);
+    }
+  }
+}
+
+}  // namespace ng

@@ -1,0 +1,61 @@
+// layers/curvature.h — the explicit curvature-capture interface of Linear and Conv2d.
+//
+// An optimizer that needs Kronecker statistics (SINGD, IKFAC, KFAC) calls request_capture() on a layer
+// before the forward pass of a step. The layer then (a) turns its input into the matrix `a` at forward
+// time — a fresh tensor, so later in-place changes of the input cannot corrupt it — and (b) receives the
+// gradient of its output in the backward pass (through ng::capture_grad) and turns it into `g`.
+// Scaling follows ../shared/design/singd-spec.md §2.2 and §4:
+//   a = A_rows / sqrt(R_a)   with A_rows one row per sample (Linear), per sample×output position
+//                            (Conv2d expand: the unfolded patch) or per sample averaged over positions
+//                            (Conv2d reduce); a ones column is appended when the layer has a bias.
+//   g = G_rows * sqrt(n_loss) with G_rows the output gradient in the matching row form (reduce: summed
+//                            over positions); n_loss = N ("batch"), N·positions ("batch+sequence"), 1 (none).
+// When no capture is requested nothing is stored and the forward pass records no capture node.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace ng {
+
+enum class KfacApprox { expand, reduce };
+enum class LossAverage { batch, batch_sequence, none };
+
+struct CaptureRequest {
+  KfacApprox approx = KfacApprox::expand;
+  LossAverage loss_average = LossAverage::batch;
+  DType dtype_a = DType::f32;  // dtype_K of the spec: `a` is cast to it
+  DType dtype_g = DType::f32;  // dtype_C of the spec: `g` is cast to it
+};
+
+struct CurvatureCapture {
+  Tensor a;  // [R_a, d_i]
+  Tensor g;  // [R_g, d_o]
+};
+
+class CurvatureLayer {
+ public:
+  virtual ~CurvatureLayer() = default;
+
+  // Capture during the next forward + backward pass (one pass; re-request every step you need it).
+  void request_capture(const CaptureRequest& r) { request_ = r; }
+  void cancel_capture();
+  bool capture_requested() const { return request_.has_value(); }
+  bool capture_ready() const { return captured_.a.defined() && captured_.g.defined(); }
+  // Moves the captured pair out and clears the request; throws naming the layer if not ready.
+  CurvatureCapture take_capture();
+
+  virtual Tensor& weight() = 0;
+  virtual Tensor* bias() = 0;        // nullptr when the layer has no bias
+  virtual int64_t d_in() const = 0;  // d_i: fan-in per output (C_in/groups·kH·kW or in_features) (+1 for bias)
+  virtual int64_t d_out() const = 0; // d_o: out_features or C_out
+  virtual std::string kind() const = 0;  // "Linear" or "Conv2d"
+
+ protected:
+  // Called by the layer's forward pass.
+  std::optional<CaptureRequest> request_;
+  CurvatureCapture captured_;
+};
+
+}  // namespace ng
