@@ -59,7 +59,13 @@ void record(const std::shared_ptr<Node>& node, std::initializer_list<const Tenso
 std::vector<Tensor> AccumulateGrad::backward(const Tensor& grad_output) {
   if (auto leaf = leaf_.lock()) {
     Tensor owner(leaf);
-    owner.set_grad(accumulate(owner.grad(), grad_output));
+    // The first gradient is stored as is unless someone else (a capture callback, another node's
+    // output) shares its storage; then .grad gets its own copy so later in-place edits stay private.
+    const Tensor& prev = owner.grad();
+    if (prev.defined())
+      owner.set_grad(accumulate(prev, grad_output));
+    else
+      owner.set_grad(grad_output.storage().use_count() > 1 ? grad_output.clone() : grad_output);
   }
   return {};
 }
@@ -111,7 +117,8 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       in_grads = n->backward(g);
       NG_CHECK(in_grads.size() == n->next.size() || in_grads.empty(), n->name(), ": returned ",
                in_grads.size(), " gradients for ", n->next.size(), " inputs");
-      if (!retain_graph) {
+      // Leaf accumulators live across graphs; every other node frees its saved tensors.
+      if (!retain_graph && !dynamic_cast<AccumulateGrad*>(n.get())) {
         n->release();
         n->released = true;
       }

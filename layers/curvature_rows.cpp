@@ -1,0 +1,88 @@
+// layers/curvature_rows.cpp — builds the spec's `a` and `g` matrices (table in layers/curvature_rows.h).
+#include "layers/curvature_rows.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "autograd/unfold.h"
+#include "core/error.h"
+
+namespace ng {
+
+namespace {
+
+// a = [rows | 1] / √R_a as a fresh tensor (rows: [R_a, d], already in dtype_a).
+Tensor input_matrix(const Tensor& rows, bool bias) {
+  const int64_t R = rows.size(0), d = rows.size(1);
+  Tensor m = Tensor::empty({R, d + (bias ? 1 : 0)}, rows.dtype(), rows.device());
+  m.slice(1, 0, d).copy_(rows);
+  if (bias) m.slice(1, d, d + 1).copy_(Tensor::ones({1}, rows.dtype(), rows.device()));
+  return mul(m, 1.0 / std::sqrt(static_cast<double>(R)));
+}
+
+// n_loss of spec §2.2: N for "batch", N·positions for "batch+sequence", 1 for none.
+double loss_count(LossAverage mode, int64_t n, int64_t positions) {
+  switch (mode) {
+    case LossAverage::batch: return static_cast<double>(n);
+    case LossAverage::batch_sequence: return static_cast<double>(n * positions);
+    case LossAverage::none: return 1.0;
+  }
+  NG_FAIL("curvature capture: invalid loss_average");
+}
+
+// g = rows · √n_loss as a fresh tensor.
+Tensor grad_matrix(const Tensor& rows, double n_loss) { return mul(rows, std::sqrt(n_loss)); }
+
+}  // namespace
+
+Tensor linear_capture_a(const Tensor& x, const CaptureRequest& r, bool bias) {
+  NG_CHECK(x.dim() >= 2, "Linear curvature capture: expected an input [N, ..., in_features], got ",
+           x.describe());
+  NoGradGuard no_grad;
+  const Tensor xa = x.detach().to(r.dtype_a);
+  const int64_t n = x.size(0), d = x.size(-1);
+  const Tensor rows = (r.approx == KfacApprox::expand || x.dim() == 2)
+                          ? xa.reshape({-1, d})
+                          : mean(xa.reshape({n, -1, d}), {1});
+  return input_matrix(rows, bias);
+}
+
+Tensor linear_capture_g(const Tensor& grad_y, const CaptureRequest& r) {
+  NoGradGuard no_grad;
+  const Tensor gy = grad_y.to(r.dtype_g);
+  const int64_t n = gy.size(0), d = gy.size(-1);
+  const int64_t positions = gy.numel() / std::max<int64_t>(1, n * d);
+  const Tensor rows = (r.approx == KfacApprox::expand || gy.dim() == 2)
+                          ? gy.reshape({-1, d})
+                          : sum(gy.reshape({n, -1, d}), {1});
+  return grad_matrix(rows, loss_count(r.loss_average, n, positions));
+}
+
+Tensor conv2d_capture_a(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt,
+                        const CaptureRequest& r, bool bias) {
+  NG_CHECK(x.dim() == 4, "Conv2d curvature capture: expected an input [N, C, H, W], got ", x.describe());
+  NoGradGuard no_grad;
+  Tensor xa = x.detach().to(r.dtype_a);
+  const int64_t n = x.size(0), c = x.size(1), groups = opt.groups;
+  if (groups > 1) xa = mean(xa.reshape({n, groups, c / groups, x.size(2), x.size(3)}), {1});
+  Conv2dOptions ungrouped = opt;
+  ungrouped.groups = 1;
+  const Tensor patches = unfold2d(xa, kernel, ungrouped);  // [N, O, C/groups·kH·kW]
+  const Tensor rows = r.approx == KfacApprox::expand ? patches.reshape({-1, patches.size(2)})
+                                                     : mean(patches, {1});
+  return input_matrix(rows, bias);
+}
+
+Tensor conv2d_capture_g(const Tensor& grad_y, const CaptureRequest& r) {
+  NG_CHECK(grad_y.dim() == 4, "Conv2d curvature capture: expected an output gradient [N, C, O1, O2], got ",
+           grad_y.describe());
+  NoGradGuard no_grad;
+  const Tensor gy = grad_y.to(r.dtype_g);
+  const int64_t n = gy.size(0), c = gy.size(1), positions = gy.size(2) * gy.size(3);
+  const Tensor rows = r.approx == KfacApprox::expand ? gy.permute({0, 2, 3, 1}).reshape({-1, c})
+                                                     : sum(gy, {2, 3});
+  return grad_matrix(rows, loss_count(r.loss_average, n, positions));
+}
+
+}  // namespace ng
