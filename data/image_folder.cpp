@@ -1,0 +1,88 @@
+// data/image_folder.cpp — class-per-folder image reader. Holds the one stb_image implementation
+// (STB_IMAGE_IMPLEMENTATION) of natgrad, restricted to the formats the reader accepts.
+#include "data/image_folder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <memory>
+
+#include "core/error.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_FAILURE_USERMSG
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#include <stb_image.h>
+#pragma GCC diagnostic pop
+
+namespace ng::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+template <class Pred>
+std::vector<fs::path> sorted_entries(const fs::path& dir, Pred keep) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (keep(e)) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Decodes `file` to RGB and appends it as planar CHW; the first image fixes the dataset's size.
+void append_image(const fs::path& file, const fs::path& first, ImageDataset& ds) {
+  int w = 0, h = 0, n = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load(file.c_str(), &w, &h, &n, 3), stbi_image_free);
+  NG_CHECK(px, "image_folder: cannot decode ", file.string(), ": ", stbi_failure_reason());
+  if (ds.pixels.empty()) {
+    ds.height = h;
+    ds.width = w;
+  }
+  NG_CHECK(h == ds.height && w == ds.width, "image_folder: ", file.string(), " is ", w, "x", h,
+           " but ", first.string(), " is ", ds.width, "x", ds.height,
+           "; all images must have one size (resize them beforehand)");
+  const size_t plane = static_cast<size_t>(w) * h, base = ds.pixels.size();
+  ds.pixels.resize(base + 3 * plane);
+  for (size_t k = 0; k < plane; ++k)
+    for (size_t c = 0; c < 3; ++c) ds.pixels[base + c * plane + k] = px.get()[3 * k + c];
+}
+
+}  // namespace
+
+ImageDataset load_image_folder(const std::string& root) {
+  NG_CHECK(fs::is_directory(root), "image_folder: ", root, " is not a folder");
+  const auto classes = sorted_entries(root, [](const fs::directory_entry& e) { return e.is_directory(); });
+  NG_CHECK(!classes.empty(), "image_folder: ", root, " has no class subfolders (expected root/<class>/<image>)");
+  ImageDataset ds;
+  ds.channels = 3;
+  fs::path first;
+  for (size_t label = 0; label < classes.size(); ++label) {
+    ds.class_names.push_back(classes[label].filename().string());
+    const auto files = sorted_entries(classes[label], [](const fs::directory_entry& e) {
+      return e.is_regular_file() && is_image_file(e.path());
+    });
+    NG_CHECK(!files.empty(), "image_folder: class folder ", classes[label].string(),
+             " holds no .png/.jpg/.jpeg/.bmp images");
+    for (const auto& f : files) {
+      if (first.empty()) first = f;
+      append_image(f, first, ds);
+      ds.labels.push_back(static_cast<int64_t>(label));
+    }
+  }
+  return ds;
+}
+
+}  // namespace ng::data

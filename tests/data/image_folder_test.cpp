@@ -1,0 +1,120 @@
+// tests/data/image_folder_test.cpp — class-per-folder images decoded with stb_image: order, layout,
+// format conversion, and the errors for unreadable files, mixed sizes and empty classes.
+#include <gtest/gtest.h>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+#include "data/image_folder.h"
+#include "data_test_util.h"
+
+namespace ng::data::test {
+namespace {
+
+// An interleaved RGB image whose bytes encode (seed, y, x, channel).
+std::vector<uint8_t> rgb_pattern(int w, int h, int seed) {
+  std::vector<uint8_t> px(static_cast<size_t>(w * h * 3));
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) px[(y * w + x) * 3 + c] = static_cast<uint8_t>(seed * 50 + y * 20 + x * 5 + c);
+  return px;
+}
+
+void write_png(const fs::path& p, int w, int h, int channels, const std::vector<uint8_t>& px) {
+  fs::create_directories(p.parent_path());
+  ASSERT_TRUE(stbi_write_png(p.c_str(), w, h, channels, px.data(), w * channels));
+}
+
+void write_bmp(const fs::path& p, int w, int h, const std::vector<uint8_t>& px) {
+  fs::create_directories(p.parent_path());
+  ASSERT_TRUE(stbi_write_bmp(p.c_str(), w, h, 3, px.data()));
+}
+
+TEST(ImageFolder, ClassesAndFilesInNameOrderDecodedToPlanarRgb) {
+  TempDir dir;
+  const int w = 3, h = 2;
+  write_png(dir.path() / "zebra" / "b.png", w, h, 3, rgb_pattern(w, h, 2));
+  write_bmp(dir.path() / "zebra" / "a.BMP", w, h, rgb_pattern(w, h, 1));
+  write_png(dir.path() / "ant" / "only.png", w, h, 3, rgb_pattern(w, h, 0));
+  write_bytes(dir.path() / "ant" / "notes.txt", "ignored: not an image");
+  const ImageDataset ds = load_image_folder(dir.str());
+  ASSERT_EQ(ds.size(), 3);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"ant", "zebra"}));
+  EXPECT_EQ(ds.labels, (std::vector<int64_t>{0, 1, 1}));
+  EXPECT_EQ(ds.height, h);
+  EXPECT_EQ(ds.width, w);
+  EXPECT_EQ(ds.channels, 3);
+  for (int i = 0; i < 3; ++i) {  // image i was written with seed i (a.BMP before b.png)
+    const auto want = rgb_pattern(w, h, i);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          EXPECT_EQ(ds.image(i)[(c * h + y) * w + x], want[(y * w + x) * 3 + c]) << i << c << y << x;
+  }
+}
+
+TEST(ImageFolder, JpegDecodesCloseToItsSource) {
+  TempDir dir;
+  std::vector<uint8_t> flat(8 * 8 * 3);
+  for (size_t k = 0; k < flat.size(); ++k) flat[k] = static_cast<uint8_t>(k % 3 == 0 ? 200 : k % 3 == 1 ? 100 : 50);
+  fs::create_directories(dir.path() / "c");
+  ASSERT_TRUE(stbi_write_jpg((dir.path() / "c" / "x.JPEG").c_str(), 8, 8, 3, flat.data(), 100));
+  const ImageDataset ds = load_image_folder(dir.str());
+  ASSERT_EQ(ds.size(), 1);
+  EXPECT_EQ(ds.height, 8);
+  const int want[3] = {200, 100, 50};  // a flat colour survives JPEG up to rounding
+  for (int c = 0; c < 3; ++c)
+    for (int k = 0; k < 64; ++k) EXPECT_NEAR(ds.image(0)[c * 64 + k], want[c], 3) << c << " " << k;
+}
+
+TEST(ImageFolder, GreyImagesBecomeThreeEqualChannels) {
+  TempDir dir;
+  const std::vector<uint8_t> grey = {10, 200, 30, 40};
+  write_png(dir.path() / "g" / "x.png", 2, 2, 1, grey);
+  const ImageDataset ds = load_image_folder(dir.str());
+  ASSERT_EQ(ds.size(), 1);
+  for (int c = 0; c < 3; ++c)
+    for (int k = 0; k < 4; ++k) EXPECT_EQ(ds.image(0)[c * 4 + k], grey[k]);
+}
+
+TEST(ImageFolder, UnreadableFileIsNamed) {
+  TempDir dir;
+  write_png(dir.path() / "a" / "good.png", 2, 2, 3, rgb_pattern(2, 2, 0));
+  write_bytes(dir.path() / "a" / "broken.jpg", "this is not a jpeg");
+  const std::string msg = error_of([&] { load_image_folder(dir.str()); });
+  EXPECT_NE(msg.find("cannot decode"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("broken.jpg"), std::string::npos) << msg;
+}
+
+TEST(ImageFolder, MixedSizesNameBothFiles) {
+  TempDir dir;
+  write_png(dir.path() / "a" / "first.png", 4, 4, 3, rgb_pattern(4, 4, 0));
+  write_png(dir.path() / "b" / "odd.png", 3, 4, 3, rgb_pattern(3, 4, 0));
+  const std::string msg = error_of([&] { load_image_folder(dir.str()); });
+  EXPECT_NE(msg.find("odd.png is 3x4"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("first.png is 4x4"), std::string::npos) << msg;
+}
+
+TEST(ImageFolder, EmptyClassIsAnError) {
+  TempDir dir;
+  write_png(dir.path() / "a" / "x.png", 2, 2, 3, rgb_pattern(2, 2, 0));
+  fs::create_directories(dir.path() / "empty");
+  write_bytes(dir.path() / "empty" / "readme.txt", "no images here");
+  const std::string msg = error_of([&] { load_image_folder(dir.str()); });
+  EXPECT_NE(msg.find("empty"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("holds no"), std::string::npos) << msg;
+}
+
+TEST(ImageFolder, RootWithoutClassFoldersIsAnError) {
+  TempDir dir;
+  write_png(dir.path() / "x.png", 2, 2, 3, rgb_pattern(2, 2, 0));
+  EXPECT_NE(error_of([&] { load_image_folder(dir.str()); }).find("no class subfolders"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_image_folder((dir.path() / "nope").string()); }).find("is not a folder"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace ng::data::test
