@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "kernels/copy.h"
 #include "kernels/memory.h"
 
 namespace ng::kernels {
