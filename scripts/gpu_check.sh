@@ -250,7 +250,7 @@ fi
 
 # ---- 4. smoke training run ----------------------------------------------------------------------------
 phase "smoke training run (VGG-16-BN, SGD, float32, 30 steps on one batch, twice)"
-smoke() { timeout 120 "$BENCH_BIN" --dtypes float32 --optimizers sgd --warmup 0 --steps 30; }
+smoke() { timeout 120 "$BENCH_BIN" --dtypes float32 --optimizers sgd --warmup 1 --steps 30; }
 if S1=$(smoke) && S2=$(smoke); then
   echo "$S1"
   echo "$S2"

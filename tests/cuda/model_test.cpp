@@ -38,7 +38,18 @@ TEST(CudaModel, Vgg11TrainingStepMatchesCpu) {
   for (size_t i = 0; i < cpu_state.size(); ++i) {
     ASSERT_TRUE(gpu_state[i].second->grad().defined()) << gpu_state[i].first;
     EXPECT_TRUE(gpu_state[i].second->grad().device().is_cuda()) << gpu_state[i].first;
-    expect_close(gpu_state[i].second->grad(), cpu_state[i].second->grad(), 1e-3, "grad of " + cpu_state[i].first);
+    const Tensor& want = cpu_state[i].second->grad();
+    // Every conv bias of VGG-BN feeds a BatchNorm, so its exact gradient is 0 and both devices return
+    // rounding noise: it is held to the scale of the same layer's weight gradient instead.
+    if (cpu_state[i].second->dim() == 1 && i > 0 && cpu_state[i - 1].second->dim() == 4) {
+      double scale = 0, diff = 0;
+      for (double v : values(cpu_state[i - 1].second->grad())) scale = std::max(scale, std::abs(v));
+      const std::vector<double> g = values(gpu_state[i].second->grad()), w = values(want);
+      for (size_t k = 0; k < w.size(); ++k) diff = std::max(diff, std::abs(g[k] - w[k]));
+      EXPECT_LE(diff, 1e-5 * scale) << "grad of " << cpu_state[i].first;
+      continue;
+    }
+    expect_close(gpu_state[i].second->grad(), want, 1e-3, "grad of " + cpu_state[i].first);
   }
   const auto cpu_buffers = cpu_model.named_buffers(), gpu_buffers = gpu_model.named_buffers();
   for (size_t i = 0; i < cpu_buffers.size(); ++i)
