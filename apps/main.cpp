@@ -13,10 +13,16 @@ constexpr const char* kUsage = R"(natgrad — second-order deep learning (SINGD/
 usage: natgrad <command> [options]
 
 commands:
-  data      get and inspect datasets (natgrad data --help)
+  train     train a model from a JSON config into a run directory (or --resume one)
+  compare   train several configs over several seeds; comparison table and report.html
+  report    rebuild comparison.md/.csv and report.html from existing runs
+  eval      test accuracy of saved weights
+  validate  check a config (and its data files) without training
+  data      get and inspect datasets
   help      show this message
 
-Run `natgrad <command> --help` for a command's options.
+Run `natgrad <command> --help` for a command's options. Config keys: configs/README.md.
+Exit codes: 0 success, 2 bad usage or config, 1 runtime failure.
 )";
 
 }  // namespace
@@ -24,14 +30,19 @@ Run `natgrad <command> --help` for a command's options.
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-    std::cout << kUsage;
+    (args.empty() ? std::cerr : std::cout) << kUsage;
     return args.empty() ? 2 : 0;
   }
   const std::string cmd = args[0];
   args.erase(args.begin());
   try {
+    if (cmd == "train") return ng::app::run_train_command(args);
+    if (cmd == "compare") return ng::app::run_compare_command(args);
+    if (cmd == "report") return ng::app::run_report_command(args);
+    if (cmd == "eval") return ng::app::run_eval_command(args);
+    if (cmd == "validate") return ng::app::run_validate_command(args);
     if (cmd == "data") return ng::app::run_data_command(args);
-  } catch (const ng::Error& e) {
+  } catch (const std::exception& e) {
     std::cerr << "natgrad " << cmd << ": " << e.what() << "\n";
     return 1;
   }

@@ -12,9 +12,12 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
+
+using namespace test;
 
 constexpr double kMomentum = 0.1, kEps = 1e-5;
 
@@ -32,27 +35,6 @@ Tensor reference_g() {
 }
 Tensor vec(const std::vector<double>& v, DType dtype = DType::f64) {
   return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}, dtype);
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::equal(static_cast<const char*>(a.raw_data()), static_cast<const char*>(a.raw_data()) + a.nbytes(),
-                    static_cast<const char*>(b.raw_data()));
 }
 
 TEST(BatchNorm2d, TrainingThenEvalMatchPyTorch) {

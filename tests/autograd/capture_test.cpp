@@ -11,21 +11,12 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
 
-Tensor random_leaf(const Shape& shape, Generator& gen) {
-  Tensor t = Tensor::uniform(shape, -1.0, 1.0, gen, DType::f64);
-  t.set_requires_grad(true);
-  return t;
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& want) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_DOUBLE_EQ(got[i], want[i]) << "element " << i;
-}
+using namespace test;
 
 TEST(Capture, ForwardIsIdentityOnSharedStorage) {
   Generator gen(50);
@@ -52,12 +43,12 @@ TEST(Capture, CallbackReceivesOutputGradientAndPassesItOn) {
   sum(y * w).backward();
   EXPECT_EQ(calls, 1);
   ASSERT_TRUE(seen.defined());
-  expect_values(seen, w.to_vector<double>());  // dL/dy = w
+  expect_values_double_eq(seen, w.to_vector<double>());  // dL/dy = w
   // dL/dx = w eˣ, as without the capture.
   const std::vector<double> vx = x.to_vector<double>(), vw = w.to_vector<double>();
   std::vector<double> want(vx.size());
   for (size_t i = 0; i < vx.size(); ++i) want[i] = vw[i] * std::exp(vx[i]);
-  expect_values(x.grad(), want);
+  expect_values_double_eq(x.grad(), want);
 }
 
 TEST(Capture, GradcheckThroughCapture) {

@@ -13,8 +13,10 @@
 #include "autograd/unfold.h"
 #include "core/parallel.h"
 #include "kernels/conv.h"
+#include "test_util.h"
 
 using namespace ng;
+using namespace ng::test;
 
 namespace {
 
@@ -106,35 +108,19 @@ const std::vector<Case>& cases() {
   return all;
 }
 
-Tensor random(const Shape& s, Generator& gen, DType dtype, bool grad = false) {
-  Tensor t = Tensor::uniform(s, -1.0, 1.0, gen, dtype);
-  if (grad) t.set_requires_grad(true);
-  return t;
-}
-
 // conv2d forward + backward of Σ y ⊙ gy at `dtype`, compared with the naive convolution.
 void expect_matches_naive(const Case& k, DType dtype, double tol, uint64_t seed) {
   Generator gen(seed);
-  Tensor x = random(k.x, gen, dtype, true), w = random(k.w, gen, dtype, true);
-  Tensor b = k.bias ? random({k.w[0]}, gen, dtype, true) : Tensor();
+  Tensor x = random_leaf(k.x, gen, dtype), w = random_leaf(k.w, gen, dtype);
+  Tensor b = k.bias ? random_leaf({k.w[0]}, gen, dtype) : Tensor();
   Tensor y = conv2d(x, w, b, k.opt);
-  const Tensor gy = random(y.shape(), gen, dtype);
+  const Tensor gy = random_tensor(y.shape(), gen, dtype);
   const Naive want = naive_conv(k, x, w, b, y, gy);
   expect_near(y.to_vector<double>(), want.y, tol, "y");
   y.backward(gy);
   expect_near(x.grad().to_vector<double>(), want.gx, tol, "grad x");
   expect_near(w.grad().to_vector<double>(), want.gw, tol * 4, "grad w");
   if (k.bias) expect_near(b.grad().to_vector<double>(), want.gb, tol * 4, "grad b");
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ng::Error";
-  return "";
 }
 
 }  // namespace
@@ -153,8 +139,8 @@ TEST(Conv2d, GradcheckFloat64) {
   Generator gen(20);
   for (const Case& k : cases()) {
     SCOPED_TRACE("x " + shape_str(k.x) + " w " + shape_str(k.w));
-    std::vector<Tensor> in = {random(k.x, gen, DType::f64, true), random(k.w, gen, DType::f64, true)};
-    if (k.bias) in.push_back(random({k.w[0]}, gen, DType::f64, true));
+    std::vector<Tensor> in = {random_leaf(k.x, gen, DType::f64), random_leaf(k.w, gen, DType::f64)};
+    if (k.bias) in.push_back(random_leaf({k.w[0]}, gen, DType::f64));
     const GradcheckResult r = gradcheck(
         [&](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], k.bias ? t[2] : Tensor(), k.opt); }, in);
     EXPECT_TRUE(r.ok) << r.report;
@@ -166,10 +152,10 @@ TEST(Conv2d, GradcheckFloat64) {
 void expect_kernels_match_naive(const Case& k, kernels::Conv2dAlgorithm algo, DType dtype, double tol,
                                 uint64_t seed) {
   Generator gen(seed);
-  const Tensor x = random(k.x, gen, dtype), w = random(k.w, gen, dtype);
-  const Tensor b = k.bias ? random({k.w[0]}, gen, dtype) : Tensor();
+  const Tensor x = random_tensor(k.x, gen, dtype), w = random_tensor(k.w, gen, dtype);
+  const Tensor b = k.bias ? random_tensor({k.w[0]}, gen, dtype) : Tensor();
   const Tensor probe = conv2d(x, w, b, k.opt);  // output shape
-  const Tensor gy = random(probe.shape(), gen, dtype);
+  const Tensor gy = random_tensor(probe.shape(), gen, dtype);
   const Naive want = naive_conv(k, x, w, b, probe, gy);
   kernels::Conv2dGeometry g;
   g.kH = k.w[2], g.kW = k.w[3], g.sH = k.opt.stride[0], g.sW = k.opt.stride[1];
@@ -242,8 +228,8 @@ TEST(Conv2d, GradcheckFloat64ThroughWinograd) {
   // 16 channels: the automatic choice takes Winograd. The weight gradient is left to the f64 kernel test
   // above (2304 weights would make finite differences slow); x and b cover the forward and input passes.
   Generator gen(90);
-  const Tensor w = random({16, 16, 3, 3}, gen, DType::f64);
-  const std::vector<Tensor> in = {random({2, 16, 3, 3}, gen, DType::f64, true), random({16}, gen, DType::f64, true)};
+  const Tensor w = random_tensor({16, 16, 3, 3}, gen, DType::f64);
+  const std::vector<Tensor> in = {random_leaf({2, 16, 3, 3}, gen, DType::f64), random_leaf({16}, gen, DType::f64)};
   const GradcheckResult r =
       gradcheck([&](const std::vector<Tensor>& t) { return conv2d(t[0], w, t[1], options({1, 1}, {1, 1})); }, in);
   EXPECT_TRUE(r.ok) << r.report;
@@ -251,9 +237,9 @@ TEST(Conv2d, GradcheckFloat64ThroughWinograd) {
 
 TEST(Conv2d, OnlyRequestedGradientsAreComputed) {
   Generator gen(40);
-  const Tensor x = random({2, 3, 5, 5}, gen, DType::f64);
-  Tensor w = random({4, 3, 3, 3}, gen, DType::f64, true);
-  const Tensor b = random({4}, gen, DType::f64);
+  const Tensor x = random_tensor({2, 3, 5, 5}, gen, DType::f64);
+  Tensor w = random_leaf({4, 3, 3, 3}, gen, DType::f64);
+  const Tensor b = random_tensor({4}, gen, DType::f64);
   Tensor y = conv2d(x, w, b, options({1, 1}, {1, 1}));
   ASSERT_TRUE(y.grad_fn());
   EXPECT_STREQ(y.grad_fn()->name(), "Conv2dBackward");
@@ -266,8 +252,8 @@ TEST(Conv2d, OnlyRequestedGradientsAreComputed) {
 
 TEST(Conv2d, Bfloat16IsCloseToFloat32) {
   Generator gen(50);
-  const Tensor x = random({3, 8, 6, 6}, gen, DType::bf16), w = random({8, 8, 3, 3}, gen, DType::bf16);
-  const Tensor b = random({8}, gen, DType::bf16);
+  const Tensor x = random_tensor({3, 8, 6, 6}, gen, DType::bf16), w = random_tensor({8, 8, 3, 3}, gen, DType::bf16);
+  const Tensor b = random_tensor({8}, gen, DType::bf16);
   const Tensor y = conv2d(x, w, b, options({1, 1}, {1, 1}));
   EXPECT_EQ(y.dtype(), DType::bf16);
   const std::vector<float> want =
@@ -279,10 +265,10 @@ TEST(Conv2d, Bfloat16IsCloseToFloat32) {
 TEST(Conv2d, Bfloat16WinogradF4IsCloseToFloat32) {
   // 16 channels and 8×8 maps: bf16 takes Winograd F(4×4) in all three passes (float32 takes F(2×2)).
   Generator gen(51);
-  Tensor x = random({2, 16, 8, 8}, gen, DType::bf16, true), w = random({16, 16, 3, 3}, gen, DType::bf16, true);
+  Tensor x = random_leaf({2, 16, 8, 8}, gen, DType::bf16), w = random_leaf({16, 16, 3, 3}, gen, DType::bf16);
   Tensor x32 = x.to(DType::f32).detach().set_requires_grad(true);
   Tensor w32 = w.to(DType::f32).detach().set_requires_grad(true);
-  const Tensor gy = random({2, 16, 8, 8}, gen, DType::f32);
+  const Tensor gy = random_tensor({2, 16, 8, 8}, gen, DType::f32);
   const Tensor y = conv2d(x, w, Tensor(), options({1, 1}, {1, 1}));
   const Tensor y32 = conv2d(x32, w32, Tensor(), options({1, 1}, {1, 1}));
   y.backward(gy.to(DType::bf16));
@@ -304,9 +290,9 @@ TEST(Conv2d, TwoRunsAreBitwiseIdentical) {
   // Large enough to split the batch over both threads; stride 1 runs Winograd, stride 2 im2col.
   for (int64_t stride : {1, 2}) {
     const Conv2dOptions opt = options({stride, stride}, {1, 1});
-    const Tensor x = random({9, 16, 8, 8}, gen, DType::f32);
-    const Tensor w0 = random({16, 16, 3, 3}, gen, DType::f32), b0 = random({16}, gen, DType::f32);
-    const Tensor gy = random(conv2d(x, w0, b0, opt).shape(), gen, DType::f32);
+    const Tensor x = random_tensor({9, 16, 8, 8}, gen, DType::f32);
+    const Tensor w0 = random_tensor({16, 16, 3, 3}, gen, DType::f32), b0 = random_tensor({16}, gen, DType::f32);
+    const Tensor gy = random_tensor(conv2d(x, w0, b0, opt).shape(), gen, DType::f32);
     std::vector<std::vector<float>> runs[2];
     for (auto& run : runs) {
       Tensor xr = x.clone(), w = w0.clone(), b = b0.clone();
@@ -345,7 +331,7 @@ TEST(Conv2d, ErrorsNameOpAndShapes) {
 TEST(Unfold2d, PatchesFollowWeightFlattenOrderAndReproduceConv) {
   Generator gen(70);
   const Conv2dOptions opt = options({2, 1}, {1, 0}, {1, 2});
-  const Tensor x = random({2, 3, 5, 6}, gen, DType::f64), w = random({4, 3, 2, 2}, gen, DType::f64);
+  const Tensor x = random_tensor({2, 3, 5, 6}, gen, DType::f64), w = random_tensor({4, 3, 2, 2}, gen, DType::f64);
   const Tensor p = unfold2d(x, {2, 2}, opt);
   const Tensor y = conv2d(x, w, Tensor(), opt);  // [2, 4, 3, 4]
   ASSERT_EQ(p.shape(), (Shape{2, 12, 12}));

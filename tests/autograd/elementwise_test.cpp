@@ -14,9 +14,12 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
+
+using namespace test;
 
 using BinaryFn = std::function<Tensor(const Tensor&, const Tensor&)>;
 
@@ -30,31 +33,6 @@ Tensor away_from_zero(const Shape& shape, Generator& gen) {
   std::vector<double> v = Tensor::uniform(shape, -0.8, 0.8, gen, DType::f64).to_vector<double>();
   for (double& x : v) x += x < 0 ? -0.2 : 0.2;
   return Tensor::from_vector(v, shape, DType::f64);
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
-
-// EXPECT_THROW of ng::Error whose message contains `what`.
-void expect_error(const std::function<void()>& f, const std::string& what) {
-  EXPECT_THROW(
-      {
-        try {
-          f();
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-          throw;
-        }
-      },
-      Error);
-}
-
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in) {
-  const GradcheckResult r = gradcheck(f, in);
-  EXPECT_TRUE(r.ok) << r.report;
 }
 
 // Plain broadcasting reference in double precision: out[i] = f(a[ia(i)], b[ib(i)]).

@@ -8,21 +8,12 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "test_util.h"
 
 using namespace ng;
+using namespace ng::test;
 
 namespace {
-
-Tensor param(const Shape& s, Generator& gen, DType dtype = DType::f64) {
-  Tensor t = Tensor::uniform(s, -1.0, 1.0, gen, dtype);
-  t.set_requires_grad(true);
-  return t;
-}
-
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in) {
-  const GradcheckResult r = gradcheck(f, in);
-  EXPECT_TRUE(r.ok) << r.report;
-}
 
 // y[r, o] = Σ_i x[r, i]·w[o, i] + b[o] in double (x given as rows).
 std::vector<double> naive_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
@@ -36,16 +27,6 @@ std::vector<double> naive_linear(const Tensor& x, const Tensor& w, const Tensor&
       y[r * out + o] = s;
     }
   return y;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ng::Error";
-  return "";
 }
 
 }  // namespace
@@ -64,15 +45,15 @@ TEST(Matmul, ForwardFlattensLeadingDimsAndMatchesNaive) {
 TEST(Matmul, GradcheckFloat64) {
   Generator gen(2);
   auto f = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
-  expect_gradcheck(f, {param({3, 4}, gen), param({4, 5}, gen)});
-  expect_gradcheck(f, {param({2, 3, 4}, gen), param({4, 2}, gen)});
-  expect_gradcheck(f, {param({4}, gen), param({4, 3}, gen)});
+  expect_gradcheck(f, {random_leaf({3, 4}, gen), random_leaf({4, 5}, gen)});
+  expect_gradcheck(f, {random_leaf({2, 3, 4}, gen), random_leaf({4, 2}, gen)});
+  expect_gradcheck(f, {random_leaf({4}, gen), random_leaf({4, 3}, gen)});
 }
 
 TEST(Matmul, OnlyInputsThatRequireGradReceiveOne) {
   Generator gen(3);
   const Tensor a = Tensor::uniform({3, 4}, -1, 1, gen, DType::f64);
-  Tensor b = param({4, 2}, gen);
+  Tensor b = random_leaf({4, 2}, gen);
   Tensor y = matmul(a, b);
   ASSERT_TRUE(y.grad_fn());
   EXPECT_STREQ(y.grad_fn()->name(), "MatmulBackward");
@@ -99,17 +80,17 @@ TEST(Linear, ForwardMatchesNaiveWithAndWithoutBias) {
 TEST(Linear, GradcheckFloat64WithBiasNoBiasAndLeadingDims) {
   Generator gen(5);
   expect_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
-                   {param({4, 3}, gen), param({5, 3}, gen), param({5}, gen)});
+                   {random_leaf({4, 3}, gen), random_leaf({5, 3}, gen), random_leaf({5}, gen)});
   expect_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
-                   {param({2, 3, 4}, gen), param({2, 4}, gen), param({2}, gen)});
+                   {random_leaf({2, 3, 4}, gen), random_leaf({2, 4}, gen), random_leaf({2}, gen)});
   expect_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1], Tensor()); },
-                   {param({3, 4}, gen), param({6, 4}, gen)});
+                   {random_leaf({3, 4}, gen), random_leaf({6, 4}, gen)});
 }
 
 TEST(Linear, RecordsLinearBackwardAndSkipsInputGradForPlainInputs) {
   Generator gen(6);
   const Tensor x = Tensor::uniform({3, 4}, -1, 1, gen, DType::f64);
-  Tensor w = param({2, 4}, gen), b = param({2}, gen);
+  Tensor w = random_leaf({2, 4}, gen), b = random_leaf({2}, gen);
   Tensor y = linear(x, w, b);
   ASSERT_TRUE(y.grad_fn());
   EXPECT_STREQ(y.grad_fn()->name(), "LinearBackward");

@@ -12,36 +12,14 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
 
-Tensor random_leaf(const Shape& shape, Generator& gen, double scale = 2.0) {
-  Tensor t = Tensor::uniform(shape, -scale, scale, gen, DType::f64);
-  t.set_requires_grad(true);
-  return t;
-}
+using namespace test;
 
 Tensor labels(const std::vector<int64_t>& v) { return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}); }
-
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
-
-void expect_error(const std::function<void()>& f, const std::string& what) {
-  EXPECT_THROW(
-      {
-        try {
-          f();
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-          throw;
-        }
-      },
-      Error);
-}
 
 // The small case used below: logits [[1, 2, 3], [0.5, −1, 2]], targets [2, 0].
 const std::vector<double> kLogits = {1, 2, 3, 0.5, -1, 2};
@@ -70,7 +48,8 @@ TEST(Loss, LogSoftmaxGradchecks) {
   for (int64_t dim : {0, 1, -1}) {
     SCOPED_TRACE("dim " + std::to_string(dim));
     const GradcheckResult r =
-        gradcheck([&](const std::vector<Tensor>& in) { return log_softmax(in[0], dim); }, {random_leaf({3, 4, 5}, gen)});
+        gradcheck([&](const std::vector<Tensor>& in) { return log_softmax(in[0], dim); },
+                  {random_leaf({3, 4, 5}, gen, DType::f64, 2.0)});
     EXPECT_TRUE(r.ok) << r.report;
   }
 }
@@ -119,7 +98,8 @@ TEST(Loss, CrossEntropyGradchecks) {
     for (double eps : {0.0, 0.1, 1.0}) {
       SCOPED_TRACE("reduction " + std::to_string(static_cast<int>(red)) + " eps " + std::to_string(eps));
       const GradcheckResult r = gradcheck(
-          [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, red, eps); }, {random_leaf({5, 7}, gen)});
+          [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, red, eps); },
+          {random_leaf({5, 7}, gen, DType::f64, 2.0)});
       EXPECT_TRUE(r.ok) << r.report;
     }
 }
@@ -128,7 +108,7 @@ TEST(Loss, FusedBackwardEqualsComposedOps) {
   Generator gen(42);
   const Tensor t = labels({1, 3, 0, 3});
   const double eps = 0.2;
-  Tensor x1 = random_leaf({4, 5}, gen), x2 = x1.detach().clone();
+  Tensor x1 = random_leaf({4, 5}, gen, DType::f64, 2.0), x2 = x1.detach().clone();
   x2.set_requires_grad(true);
   cross_entropy(x1, t, Reduction::mean, eps).backward();
   // −(1/N) Σ_i Σ_c q_ic log_softmax(x)_ic with q built by hand.

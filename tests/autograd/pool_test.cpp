@@ -16,9 +16,12 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
+
+using namespace test;
 
 Tensor distinct(const Shape& shape, DType dtype = DType::f64) {
   const int64_t n = numel(shape);
@@ -39,39 +42,12 @@ Tensor tie_free(const Shape& shape, Generator& gen) {
   return Tensor::from_vector(v, shape, DType::f64);
 }
 
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
-
 Pool2dOptions pool(std::array<int64_t, 2> k, std::array<int64_t, 2> s = {0, 0}, std::array<int64_t, 2> p = {0, 0},
                    std::array<int64_t, 2> d = {1, 1}, bool ceil_mode = false, bool count_include_pad = true) {
   Pool2dOptions o;
   o.kernel = k, o.stride = s, o.padding = p, o.dilation = d, o.ceil_mode = ceil_mode;
   o.count_include_pad = count_include_pad;
   return o;
-}
-
-void expect_gradcheck(const std::function<Tensor(const Tensor&)>& f, Tensor x) {
-  x.set_requires_grad(true);
-  const GradcheckResult r = gradcheck([&](const std::vector<Tensor>& in) { return f(in[0]); }, {x});
-  EXPECT_TRUE(r.ok) << r.report;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::equal(static_cast<const char*>(a.raw_data()), static_cast<const char*>(a.raw_data()) + a.nbytes(),
-                    static_cast<const char*>(b.raw_data()));
 }
 
 TEST(Pool2d, OutputSizesMatchPyTorchIncludingCeilModeLastWindowRule) {

@@ -13,34 +13,12 @@
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
 
-Tensor random_leaf(const Shape& shape, Generator& gen) {
-  Tensor t = Tensor::uniform(shape, -1.0, 1.0, gen, DType::f64);
-  t.set_requires_grad(true);
-  return t;
-}
-
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
-}
-
-void expect_error(const std::function<void()>& f, const std::string& what) {
-  EXPECT_THROW(
-      {
-        try {
-          f();
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-          throw;
-        }
-      },
-      Error);
-}
+using namespace test;
 
 // Σ over `dims` (sorted) of a, in double, output in row-major order of the kept dims.
 std::vector<double> reference_sum(const Tensor& a, const std::vector<int64_t>& dims) {

@@ -10,15 +10,12 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "test_util.h"
 
 namespace ng {
 namespace {
 
-Tensor random_leaf(const Shape& shape, Generator& gen) {
-  Tensor t = Tensor::uniform(shape, -1.0, 1.0, gen, DType::f64);
-  t.set_requires_grad(true);
-  return t;
-}
+using namespace test;
 
 Tensor iota(const Shape& shape) {
   std::vector<double> v(static_cast<size_t>(numel(shape)));
@@ -26,50 +23,29 @@ Tensor iota(const Shape& shape) {
   return Tensor::from_vector(v, shape, DType::f64);
 }
 
-void expect_values(const Tensor& t, const std::vector<double>& want) {
-  const std::vector<double> got = t.to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_DOUBLE_EQ(got[i], want[i]) << "element " << i;
-}
-
-void expect_error(const std::function<void()>& f, const std::string& what) {
-  EXPECT_THROW(
-      {
-        try {
-          f();
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-          throw;
-        }
-      },
-      Error);
-}
-
 // gradcheck of a one-input op on fresh random input; gradcheck's random cotangent makes any element
 // routed to the wrong place show up.
 void expect_gradcheck(const std::function<Tensor(const Tensor&)>& f, const Shape& shape, uint64_t seed) {
   Generator gen(seed);
-  const GradcheckResult r =
-      gradcheck([&](const std::vector<Tensor>& in) { return f(in[0]); }, {random_leaf(shape, gen)});
-  EXPECT_TRUE(r.ok) << r.report;
+  test::expect_gradcheck(f, random_leaf(shape, gen));
 }
 
 TEST(Shape, ForwardValuesAndStorageSharing) {
   const Tensor x = iota({2, 3});
   const Tensor t = transpose(x, 0, 1);
   EXPECT_EQ(t.shape(), (Shape{3, 2}));
-  expect_values(t, {0, 3, 1, 4, 2, 5});
+  expect_values_double_eq(t, {0, 3, 1, 4, 2, 5});
   EXPECT_EQ(t.storage(), x.storage());  // a view
-  expect_values(reshape(x, {3, -1}), {0, 1, 2, 3, 4, 5});
+  expect_values_double_eq(reshape(x, {3, -1}), {0, 1, 2, 3, 4, 5});
   EXPECT_EQ(reshape(x, {3, -1}).shape(), (Shape{3, 2}));
   EXPECT_EQ(flatten(iota({2, 3, 4}), 1).shape(), (Shape{2, 12}));
-  expect_values(permute(iota({2, 3, 4}), {2, 0, 1}).contiguous().slice(0, 1, 2), {1, 5, 9, 13, 17, 21});
-  expect_values(slice(iota({6}), 0, -5, 6, 2), {1, 3, 5});
-  expect_values(expand(Tensor::from_vector(std::vector<double>{1, 2}, {2, 1}, DType::f64), {2, 3}),
+  expect_values_double_eq(permute(iota({2, 3, 4}), {2, 0, 1}).contiguous().slice(0, 1, 2), {1, 5, 9, 13, 17, 21});
+  expect_values_double_eq(slice(iota({6}), 0, -5, 6, 2), {1, 3, 5});
+  expect_values_double_eq(expand(Tensor::from_vector(std::vector<double>{1, 2}, {2, 1}, DType::f64), {2, 3}),
                 {1, 1, 1, 2, 2, 2});
   const Tensor c = contiguous(t);
   EXPECT_TRUE(c.is_contiguous());
-  expect_values(c, {0, 3, 1, 4, 2, 5});
+  expect_values_double_eq(c, {0, 3, 1, 4, 2, 5});
   EXPECT_TRUE(contiguous(x).same(x));
   EXPECT_TRUE(to_dtype(x, DType::f64).same(x));
   EXPECT_EQ(to_dtype(x, DType::f32).dtype(), DType::f32);
@@ -116,14 +92,14 @@ TEST(Shape, SliceBackwardScattersIntoZeros) {
   Generator gen(3);
   const Tensor x = random_leaf({5}, gen);
   sum(slice(x, 0, 1, 5, 2)).backward();
-  expect_values(x.grad(), {0, 1, 0, 1, 0});
+  expect_values_double_eq(x.grad(), {0, 1, 0, 1, 0});
 }
 
 TEST(Shape, ExpandBackwardSumsBroadcastDims) {
   Generator gen(4);
   const Tensor x = random_leaf({2, 1}, gen);
   sum(expand(x, {3, 2, 4})).backward();
-  expect_values(x.grad(), {12, 12});
+  expect_values_double_eq(x.grad(), {12, 12});
 }
 
 TEST(Shape, ToDtypeGradientFlowsBackInInputDtype) {
@@ -133,7 +109,7 @@ TEST(Shape, ToDtypeGradientFlowsBackInInputDtype) {
   ASSERT_EQ(y.dtype(), DType::f32);
   sum(y * 3.0).backward();
   ASSERT_EQ(x.grad().dtype(), DType::f64);
-  expect_values(x.grad(), std::vector<double>(6, 3.0));
+  expect_values_double_eq(x.grad(), std::vector<double>(6, 3.0));
   // Gradcheck through a bf16 round trip is too coarse; float64 -> float32 -> float64 with a wide step.
   GradcheckOptions opt;
   opt.eps = 1e-2;

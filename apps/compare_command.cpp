@@ -1,0 +1,111 @@
+// apps/compare_command.cpp — `natgrad compare`: every config for every seed, then the comparison files.
+//
+// Run k of a config uses seed = config seed + k and lives in OUT/<name>/seed-<seed>/. A finished run
+// (summary.json present) is not run again and an interrupted one is resumed, so re-running the same
+// command after a crash only does the missing work. A diverged run is a result (e.g. KFAC in bfloat16),
+// not a failure of the comparison.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "apps/report.h"
+#include "apps/run_dir.h"
+#include "apps/trainer.h"
+
+namespace ng::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kUsage =
+    "usage: natgrad compare CONFIG... [--seeds N] [--out DIR] [--set path.to.key=VALUE ...]\n"
+    "\n"
+    "Trains every CONFIG with N seeds (seed, seed+1, ...; default N = 1) into DIR/<name>/seed-<seed>/,\n"
+    "then writes DIR/comparison.md, DIR/comparison.csv and DIR/report.html (mean ± std over seeds of\n"
+    "final and best test accuracy, time to target, time per epoch and optimizer-state memory; plots of\n"
+    "test accuracy and train loss against epoch and wall time). Finished runs in DIR are reused and\n"
+    "interrupted ones resumed, so the same command continues an interrupted comparison.\n"
+    "\n"
+    "options:\n"
+    "  --seeds N        runs per config (default 1)\n"
+    "  --out DIR        output folder (default: runs/compare-<date>-<time>)\n"
+    "  --set KEY=VALUE  override a key in every config (e.g. --set train.epochs=2); repeatable\n"
+    "\n"
+    "exit codes: 0 done, 2 bad usage or config, 1 runtime failure\n";
+
+}  // namespace
+
+int run_compare_command(const std::vector<std::string>& argv) {
+  return run_command("compare", kUsage, [&] {
+    const Args a = parse_args(argv, {"--seeds", "--out", "--set"});
+    if (a.help) {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (a.positional.empty()) throw UsageError("no CONFIG given");
+    int64_t seeds = 1;
+    try {
+      seeds = std::stoll(a.value("--seeds", "1"));
+    } catch (const std::exception&) {
+      seeds = 0;
+    }
+    if (seeds < 1 || seeds > 1000) throw UsageError("--seeds: expected an integer in [1, 1000], got " + a.value("--seeds"));
+
+    // Every config (and seed variant) is checked before anything runs.
+    struct Planned {
+      RunConfig cfg;
+      std::string dir;
+    };
+    std::vector<Planned> plan;
+    std::set<std::string> names;
+    const std::string out = a.value("--out", default_run_dir("compare"));
+    for (const auto& path : a.positional) {
+      const RunConfig base = load_run_config(path, a.all("--set"));
+      if (!names.insert(base.name).second)
+        throw ConfigError(path + ": name '" + base.name + "' is used by another config (each needs its own name)");
+      for (int64_t k = 0; k < seeds; ++k) {
+        std::vector<std::string> sets = a.all("--set");
+        sets.push_back("seed=" + std::to_string(base.seed + static_cast<uint64_t>(k)));
+        RunConfig cfg = load_run_config(path, sets);
+        const std::string dir = out + "/" + cfg.name + "/seed-" + std::to_string(cfg.seed);
+        plan.push_back({std::move(cfg), dir});
+      }
+    }
+    fs::create_directories(out);
+    for (size_t i = 0; i < plan.size(); ++i) {
+      const Planned& p = plan[i];
+      TrainOptions o;
+      o.run_dir = p.dir;
+      o.command_line = {"natgrad", "compare"};
+      o.command_line.insert(o.command_line.end(), argv.begin(), argv.end());
+      const RunPaths paths{p.dir};
+      std::ostringstream head_os;
+      head_os << "[" << i + 1 << "/" << plan.size() << "] " << p.cfg.name << " seed " << p.cfg.seed;
+      const std::string head = head_os.str();
+      if (fs::exists(paths.summary())) {
+        std::cout << head << ": done already (" << p.dir << ")\n";
+        continue;
+      }
+      o.resume = fs::exists(paths.config());
+      std::cout << head << (o.resume ? ": resuming " : ": ") << p.dir << std::endl;
+      prepare_run_dir(p.cfg, o);
+      const TrainOutcome r = train_run(p.cfg, o, std::cout, STDOUT_FILENO);
+      if (!r.ok) std::cout << head << ": " << r.error << "\n";
+    }
+    std::vector<RunRecord> runs;  // in the order of the command line
+    for (const auto& p : plan) runs.push_back(load_run(p.dir));
+    write_comparison(runs, out, "natgrad compare: " + out);
+    std::cout << "\n" << comparison_markdown(summarize(runs)) << "\n"
+              << "comparison: " << out << "/comparison.md, " << out << "/comparison.csv\n"
+              << "report: " << out << "/report.html\n";
+    return 0;
+  });
+}
+
+}  // namespace ng::app

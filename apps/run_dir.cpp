@@ -1,0 +1,163 @@
+// apps/run_dir.cpp — JSONL and JSON writers of a run directory, and provenance.
+#include "apps/run_dir.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "core/error.h"
+#include "data/data_root.h"
+
+#ifdef NATGRAD_WITH_CUDA
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#endif
+
+#ifndef NATGRAD_VERSION
+#define NATGRAD_VERSION "unknown"
+#endif
+#ifndef NATGRAD_BUILD_TYPE
+#define NATGRAD_BUILD_TYPE "unknown"
+#endif
+#ifndef NATGRAD_CXX_FLAGS
+#define NATGRAD_CXX_FLAGS "unknown"
+#endif
+
+namespace ng::app {
+
+namespace fs = std::filesystem;
+
+JsonlWriter::JsonlWriter(std::string path) : path_(std::move(path)) {
+  std::error_code ec;
+  size_ = fs::exists(path_, ec) ? fs::file_size(path_) : 0;
+  out_.open(path_, std::ios::app | std::ios::binary);
+  NG_CHECK(out_, "cannot open ", path_, " for writing");
+}
+
+void JsonlWriter::write(const nlohmann::json& line) {
+  const std::string s = line.dump() + "\n";
+  out_ << s;
+  out_.flush();
+  NG_CHECK(out_, "cannot write to ", path_);
+  size_ += s.size();
+}
+
+void JsonlWriter::truncate(uint64_t bytes) {
+  out_.close();
+  std::error_code ec;
+  const uint64_t have = fs::exists(path_, ec) ? fs::file_size(path_) : 0;
+  NG_CHECK(have >= bytes, path_, " has ", have, " bytes but the checkpoint recorded ", bytes,
+           " (the run directory was modified)");
+  fs::resize_file(path_, bytes);
+  size_ = bytes;
+  out_.open(path_, std::ios::app | std::ios::binary);
+  NG_CHECK(out_, "cannot open ", path_, " for writing");
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    NG_CHECK(out, "cannot write ", tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  NG_CHECK(in, "cannot open ", path);
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::string utc_now_iso() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+// First line of a shell command's output ("" if it fails).
+std::string command_output(const std::string& cmd) {
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen((cmd + " 2>/dev/null").c_str(), "r"), pclose);
+  if (!p) return "";
+  std::array<char, 256> buf{};
+  std::string out;
+  if (fgets(buf.data(), buf.size(), p.get())) out = buf.data();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("gcc ") + __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+nlohmann::json cuda_info() {
+#ifdef NATGRAD_WITH_CUDA
+  int runtime = 0, driver = 0, count = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  nlohmann::json j = {{"runtime", runtime}, {"driver", driver}, {"cudnn", static_cast<int64_t>(cudnnGetVersion())}};
+  if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) j["gpu"] = prop.name;
+  }
+  return j;
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace
+
+nlohmann::json provenance(const std::vector<std::string>& command_line, int threads) {
+  const std::string repo = data::default_repo_dir();
+  const std::string git = "git -C '" + repo + "' ";
+  const std::string commit = command_output(git + "rev-parse HEAD");
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return {{"git_commit", commit.empty() ? "unknown" : commit},
+          {"git_dirty", !command_output(git + "status --porcelain --untracked-files=no").empty()},
+          {"natgrad_version", NATGRAD_VERSION},
+          {"build_type", NATGRAD_BUILD_TYPE},
+          {"compiler", compiler()},
+          {"cxx_flags", NATGRAD_CXX_FLAGS},
+          {"cuda", cuda_info()},
+          {"cpu", cpu_model()},
+          {"hardware_threads", static_cast<int64_t>(std::thread::hardware_concurrency())},
+          {"threads", threads},
+          {"host", host},
+          {"start_time", utc_now_iso()},
+          {"command_line", command_line}};
+}
+
+}  // namespace ng::app

@@ -1,0 +1,118 @@
+// apps/train_command.cpp — `natgrad train`: one run from a config into a run directory.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "apps/progress.h"
+#include "apps/run_dir.h"
+#include "apps/trainer.h"
+
+namespace ng::app {
+
+namespace {
+
+const char* kUsage =
+    "usage: natgrad train CONFIG [--set path.to.key=VALUE ...] [--out RUN_DIR] [--init WEIGHTS]\n"
+    "       natgrad train --resume RUN_DIR [CONFIG]\n"
+    "\n"
+    "Trains the model of CONFIG (a JSON file, keys in configs/README.md) and writes a run directory:\n"
+    "config.json, provenance.json, metrics.jsonl, curvature.jsonl, checkpoints/, final.safetensors,\n"
+    "summary.json and report.html.\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE  override a config key (dotted path; VALUE is JSON, else a string); repeatable\n"
+    "  --out RUN_DIR    where to write the run (default: runs/<name>-<date>-<time>)\n"
+    "  --init WEIGHTS   start from these weights (safetensors with PyTorch state_dict names, e.g. a\n"
+    "                   final.safetensors or a checkpoint)\n"
+    "  --resume RUN_DIR continue a run (e.g. one that was killed) from its last checkpoint; with CONFIG,\n"
+    "                   the config must equal the run's\n"
+    "\n"
+    "exit codes: 0 trained, 2 bad usage or config, 1 runtime failure (e.g. the run diverged)\n";
+
+// The JSON paths at which two resolved configs differ.
+void differences(const nlohmann::json& a, const nlohmann::json& b, const std::string& path, std::vector<std::string>& out) {
+  auto sub = [&](const std::string& k) { return path.empty() ? k : path + "." + k; };
+  if (!a.is_object() || !b.is_object()) {
+    if (a != b) out.push_back(path.empty() ? "(top level)" : path);
+    return;
+  }
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (b.contains(it.key())) differences(it.value(), b[it.key()], sub(it.key()), out);
+    else out.push_back(sub(it.key()));
+  }
+  for (auto it = b.begin(); it != b.end(); ++it)
+    if (!a.contains(it.key())) out.push_back(sub(it.key()));
+}
+
+}  // namespace
+
+int run_train_command(const std::vector<std::string>& argv) {
+  return run_command("train", kUsage, [&] {
+    const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init"});
+    if (a.help) {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (a.positional.size() > 1) throw UsageError("expected one CONFIG, got " + std::to_string(a.positional.size()));
+    TrainOptions o;
+    o.command_line = {"natgrad", "train"};
+    o.command_line.insert(o.command_line.end(), argv.begin(), argv.end());
+    o.init_weights = a.value("--init");
+    RunConfig cfg;
+    if (a.has("--resume")) {
+      if (a.has("--out")) throw UsageError("--out and --resume exclude each other (the run stays where it is)");
+      if (a.has("--init")) throw UsageError("--init and --resume exclude each other (the run has its weights)");
+      o.run_dir = a.value("--resume");
+      o.resume = true;
+      const std::string stored = RunPaths{o.run_dir}.config();
+      if (!std::filesystem::is_regular_file(stored))
+        throw UsageError("--resume " + o.run_dir + ": not a run directory (no config.json)");
+      if (a.positional.empty()) {
+        if (a.has("--set")) throw UsageError("--set with --resume needs CONFIG (the run's config is fixed)");
+        cfg = load_run_config(stored, {});
+      } else {
+        cfg = load_run_config(a.positional[0], a.all("--set"));
+        const RunConfig run = load_run_config(stored, {});
+        std::vector<std::string> diff;
+        differences(cfg.resolved, run.resolved, "", diff);
+        if (!diff.empty()) {
+          std::string keys;
+          for (const auto& d : diff) keys += (keys.empty() ? "" : ", ") + d;
+          throw ConfigError(keys + ": differ" + (diff.size() == 1 ? "s" : "") + " from the config of the run in " +
+                            o.run_dir + " (a resumed run keeps its config)");
+        }
+      }
+    } else {
+      if (a.positional.empty()) throw UsageError("no CONFIG given");
+      cfg = load_run_config(a.positional[0], a.all("--set"));
+      o.run_dir = a.value("--out", default_run_dir(cfg.name));
+      if (!o.init_weights.empty() && !std::filesystem::is_regular_file(o.init_weights))
+        throw UsageError("--init " + o.init_weights + ": no such file");
+    }
+    prepare_run_dir(cfg, o);
+    const TrainOutcome r = train_run(cfg, o, std::cout, STDOUT_FILENO);
+    const auto& s = r.summary;
+    if (!r.ok) {
+      std::cerr << "natgrad train: " << r.error << "\nrun directory: " << o.run_dir << "\n";
+      return 1;
+    }
+    auto pct = [](const nlohmann::json& v) {
+      if (!v.is_number()) return std::string("n/a");
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * v.get<double>());
+      return std::string(buf);
+    };
+    std::cout << "final test accuracy: " << pct(s["final_test_accuracy"]) << " (best " << pct(s["best_test_accuracy"])
+              << " at epoch " << s["best_epoch"].dump() << ")\n"
+              << "training time: " << format_duration(s["total_seconds"].get<double>()) << "\n"
+              << "run directory: " << o.run_dir << "\n"
+              << "report: " << RunPaths{o.run_dir}.report() << "\n";
+    return 0;
+  });
+}
+
+}  // namespace ng::app

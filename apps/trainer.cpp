@@ -1,0 +1,363 @@
+// apps/trainer.cpp — the training loop of apps/trainer.h.
+#include "apps/trainer.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "apps/checkpoint.h"
+#include "apps/evaluate.h"
+#include "apps/progress.h"
+#include "apps/report.h"
+#include "apps/run_dir.h"
+#include "autograd/ops.h"
+#include "core/parallel.h"
+#include "layers/state_io.h"
+
+#ifdef NATGRAD_WITH_CUDA
+#include "kernels/memory.h"
+#endif
+
+namespace ng::app {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Peak memory: the process's peak resident set (VmHWM) on the CPU, the allocator's peak on a CUDA device.
+int64_t peak_memory_bytes(Device device) {
+#ifdef NATGRAD_WITH_CUDA
+  if (device.is_cuda()) return static_cast<int64_t>(kernels::cuda::peak_bytes(device.index));
+#else
+  (void)device;
+#endif
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  123 kB"
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+// Starts a new peak-memory measurement (several runs of `natgrad compare` share one process).
+void reset_peak_memory(Device device) {
+#ifdef NATGRAD_WITH_CUDA
+  if (device.is_cuda()) kernels::cuda::reset_peak_bytes(device.index);
+#else
+  (void)device;
+#endif
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM (Linux); harmless where unsupported
+}
+
+nlohmann::json number_or_null(double v, bool valid) { return valid ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// Everything the loop needs, built from the config.
+struct Session {
+  const RunConfig& cfg;
+  RunPaths paths;
+  Datasets data;
+  std::shared_ptr<Module> model;
+  std::unique_ptr<optim::Optimizer> opt;
+  std::unique_ptr<data::Loader> train, test, validation;
+  GeneratorRefs generators;
+  int64_t steps_per_epoch = 0;
+  TrainState st;
+  JsonlWriter metrics, curvature;
+  Progress progress;
+
+  Session(const RunConfig& c, const TrainOptions& o, std::ostream& out, int fd)
+      : cfg(c), paths{o.run_dir}, metrics(paths.metrics()), curvature(paths.curvature()),
+        progress(out, c.log.progress, fd) {}
+};
+
+void build(Session& s, const TrainOptions& o) {
+  const RunConfig& cfg = s.cfg;
+  set_num_threads(cfg.threads > 0 ? static_cast<int>(cfg.threads)
+                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  s.data = load_datasets(cfg.data, cfg.seed);
+  const auto& tr = *s.data.train;
+  check_model(cfg.model, InputGeometry{tr.channels, tr.height, tr.width, static_cast<int64_t>(tr.class_names.size())});
+  s.model = build_model(cfg.model, cfg.seed);
+  std::string init = o.init_weights;
+  if (o.resume && !fs::exists(s.paths.last_checkpoint())) {  // killed before its first checkpoint: start over
+    const nlohmann::json prov = nlohmann::json::parse(std::ifstream(s.paths.provenance()));
+    init = prov.value("init_weights", "");
+  }
+  if (!init.empty()) load_weights(*s.model, init);
+  s.model->to(cfg.precision);
+  s.model->to(cfg.device);
+  s.model->train();
+  s.opt = build_optimizer(cfg.optimizer, *s.model);
+  s.opt->set_diagnostics_interval(cfg.log.diagnostics_interval_steps);
+  s.generators = dropout_generators(*s.model);
+
+  s.train = std::make_unique<data::Loader>(
+      s.data.train, train_loader_options(cfg.data, s.data, cfg.train.batch_size, cfg.seed, cfg.precision));
+  s.steps_per_epoch = s.train->steps_per_epoch();
+  if (s.steps_per_epoch == 0)
+    throw ConfigError("train.batch_size: " + std::to_string(cfg.train.batch_size) + " is larger than the " +
+                      std::to_string(tr.size()) + " training images and data.drop_last is on: no batch to train on");
+  bind_schedules(*s.opt, cfg.schedules, s.steps_per_epoch, cfg.train.epochs);
+  const auto eval_opts = eval_loader_options(cfg.data, s.data, cfg.eval.batch_size, cfg.precision);
+  s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
+  if (s.data.validation->size() > 0) s.validation = std::make_unique<data::Loader>(s.data.validation, eval_opts);
+
+  if (o.resume && fs::exists(s.paths.last_checkpoint())) {
+    s.st = load_checkpoint(s.paths.last_checkpoint(), *s.model, *s.opt, s.generators, cfg.resolved);
+  }
+  s.metrics.truncate(s.st.metrics_bytes);
+  s.curvature.truncate(s.st.curvature_bytes);
+}
+
+void save_last(Session& s, const std::string& path) {
+  s.st.metrics_bytes = s.metrics.size();
+  s.st.curvature_bytes = s.curvature.size();
+  save_checkpoint(path, *s.model, *s.opt, s.st, s.generators, s.cfg.resolved);
+}
+
+nlohmann::json make_summary(const Session& s, const std::string& status, const std::string& error) {
+  double epoch_seconds = 0.0;
+  int64_t epochs = 0;
+  double final_acc = -1.0, final_loss = -1.0;
+  for (const auto& line : read_jsonl(s.paths.metrics())) {
+    if (line.value("kind", "") != "epoch") continue;
+    epoch_seconds += line.value("epoch_seconds", 0.0);
+    ++epochs;
+    if (line.contains("test_accuracy")) {
+      final_acc = line["test_accuracy"];
+      final_loss = line["test_loss"];
+    }
+  }
+  const double target = s.cfg.eval.target_accuracy;
+  return {{"name", s.cfg.name},
+          {"optimizer", s.cfg.optimizer.type},
+          {"seed", s.cfg.seed},
+          {"status", status},
+          {"error", error},
+          {"epochs", epochs},
+          {"steps", s.st.global_step},
+          {"final_test_accuracy", number_or_null(final_acc, final_acc >= 0)},
+          {"final_test_loss", number_or_null(final_loss, final_acc >= 0)},
+          {"best_test_accuracy", number_or_null(s.st.best_accuracy, s.st.best_accuracy >= 0)},
+          {"best_epoch", s.st.best_epoch >= 0 ? nlohmann::json(s.st.best_epoch) : nlohmann::json(nullptr)},
+          {"target_accuracy", number_or_null(target, target > 0)},
+          {"time_to_target_seconds", number_or_null(s.st.time_to_target, s.st.time_to_target >= 0)},
+          {"total_seconds", s.st.elapsed},
+          {"mean_epoch_seconds", number_or_null(epochs ? epoch_seconds / static_cast<double>(epochs) : 0.0, epochs > 0)},
+          {"peak_memory_bytes", peak_memory_bytes(s.cfg.device)},
+          {"optimizer_state_bytes", s.opt->state_bytes()},
+          {"skipped_steps", s.st.skipped_steps}};
+}
+
+std::string percent(double a) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(2);
+  os << 100.0 * a << "%";
+  return os.str();
+}
+
+// The end of an epoch: evaluation, the "epoch" line, checkpoints.
+void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapsed) {
+  const RunConfig& cfg = s.cfg;
+  nlohmann::json line = {{"kind", "epoch"},
+                         {"epoch", epoch + 1},
+                         {"step", s.st.global_step},
+                         {"train_loss", s.st.epoch_loss_sum / std::max<int64_t>(1, s.st.epoch_seen)},
+                         {"train_accuracy", static_cast<double>(s.st.epoch_correct) / std::max<int64_t>(1, s.st.epoch_seen)},
+                         {"epoch_seconds", epoch_seconds},
+                         {"lr", current_lr(*s.opt)},
+                         {"optimizer_state_bytes", s.opt->state_bytes()}};
+  std::string msg = "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.train.epochs) + "  train loss " +
+                    std::to_string(line["train_loss"].get<double>()).substr(0, 6) + "  train acc " +
+                    percent(line["train_accuracy"]);
+  bool improved = false;
+  if ((epoch + 1) % cfg.eval.interval_epochs == 0 || epoch + 1 == cfg.train.epochs) {
+    const EvalResult test = evaluate(*s.model, *s.test, cfg.device);
+    line["test_loss"] = test.loss;
+    line["test_accuracy"] = test.accuracy;
+    line["eval_seconds"] = test.seconds;
+    msg += "  test acc " + percent(test.accuracy);
+    if (s.validation) {
+      const EvalResult val = evaluate(*s.model, *s.validation, cfg.device);
+      line["val_loss"] = val.loss;
+      line["val_accuracy"] = val.accuracy;
+      msg += "  val acc " + percent(val.accuracy);
+    }
+    s.st.last_test_accuracy = test.accuracy;
+    if (test.accuracy > s.st.best_accuracy) {
+      s.st.best_accuracy = test.accuracy;
+      s.st.best_epoch = epoch + 1;
+      improved = true;
+    }
+    if (cfg.eval.target_accuracy > 0 && s.st.time_to_target < 0 && test.accuracy >= cfg.eval.target_accuracy)
+      s.st.time_to_target = elapsed;
+  }
+  line["time"] = elapsed;
+  line["peak_memory_bytes"] = peak_memory_bytes(cfg.device);
+  s.metrics.write(line);
+  s.progress.message(msg + "  (" + format_duration(epoch_seconds) + ")");
+
+  s.st.epoch = epoch + 1;
+  s.st.epoch_step = 0;
+  s.st.epoch_seconds = s.st.epoch_loss_sum = 0.0;
+  s.st.epoch_correct = s.st.epoch_seen = 0;
+  s.st.elapsed = elapsed;
+  save_last(s, s.paths.last_checkpoint());
+  if (improved && cfg.checkpoint.best) save_last(s, s.paths.best_checkpoint());
+}
+
+// Logs a skipped step or a non-finite loss (`where`: the parameter or layer it was found in); true when
+// the run has diverged.
+bool record_skip(Session& s, int64_t epoch, int64_t step, const std::string& reason, const std::string& where) {
+  ++s.st.skipped_steps;
+  ++s.st.consecutive_skips;
+  s.metrics.write({{"kind", "event"}, {"event", "skipped_step"}, {"epoch", epoch + 1}, {"step", step},
+                   {"reason", reason}, {"where", where}});
+  s.progress.message("step " + std::to_string(step) + " skipped: " + reason + " in '" + where + "'");
+  return s.st.consecutive_skips > s.cfg.train.max_skipped_steps;
+}
+
+}  // namespace
+
+std::string default_run_dir(const std::string& name) {
+  std::string t = utc_now_iso();  // 2024-05-01T12:34:56Z -> 20240501-123456
+  std::string compact;
+  for (char c : t)
+    if (std::isdigit(static_cast<unsigned char>(c))) compact += c;
+  return "runs/" + name + "-" + compact.substr(0, 8) + "-" + compact.substr(8);
+}
+
+void prepare_run_dir(const RunConfig& cfg, const TrainOptions& o) {
+  const RunPaths p{o.run_dir};
+  if (o.resume) {
+    NG_CHECK(fs::exists(p.config()), "--resume ", o.run_dir, ": no run there (", p.config(), " is missing)");
+    nlohmann::json prov = nlohmann::json::parse(std::ifstream(p.provenance()));
+    prov["resumes"].push_back({{"time", utc_now_iso()}, {"command_line", o.command_line}});
+    write_json_file(p.provenance(), prov);
+    return;
+  }
+  if (fs::exists(p.config()))
+    throw ConfigError("--out " + o.run_dir + ": already holds a run (use --resume " + o.run_dir +
+                      " to continue it, or another --out)");
+  fs::create_directories(p.checkpoints());
+  write_json_file(p.config(), cfg.resolved);
+  nlohmann::json prov = provenance(o.command_line, static_cast<int>(cfg.threads > 0 ? cfg.threads : std::thread::hardware_concurrency()));
+  prov["init_weights"] = o.init_weights;
+  write_json_file(p.provenance(), prov);
+}
+
+TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream& out, int out_fd) {
+  reset_peak_memory(cfg.device);
+  Session s(cfg, o, out, out_fd);
+  build(s, o);
+  const int64_t E = cfg.train.epochs, spe = s.steps_per_epoch;
+  if (s.st.global_step > 0)
+    s.progress.message("resuming " + o.run_dir + " at epoch " + std::to_string(s.st.epoch + 1) + ", batch " +
+                       std::to_string(s.st.epoch_step) + "/" + std::to_string(spe));
+
+  const auto session_start = Clock::now();
+  const double elapsed_base = s.st.elapsed;
+  const int64_t session_first_step = s.st.global_step;
+  auto elapsed = [&] { return elapsed_base + seconds_since(session_start); };
+  std::string failure;
+
+  for (int64_t epoch = s.st.epoch; epoch < E && failure.empty(); ++epoch) {
+    s.train->start(epoch, s.st.epoch_step);
+    const auto epoch_start = Clock::now();
+    const double epoch_base = s.st.epoch_seconds;
+    auto window_start = Clock::now();
+    double window_loss = 0.0;
+    int64_t window_images = 0, window_batches = 0;
+    while (auto b = s.train->next()) {
+      const Tensor x = b->images.to(cfg.device), y = b->labels.to(cfg.device);
+      s.opt->zero_grad();
+      const Tensor logits = logits_f32(*s.model, x);
+      const Tensor loss = cross_entropy(logits, y, Reduction::mean, cfg.train.label_smoothing);
+      const double lv = loss.item();
+      const std::string loss_where = std::isfinite(lv) ? "" : locate_non_finite(*s.model, x);
+      loss.backward();
+      const optim::StepReport rep = s.opt->step();
+      for (const auto& rec : s.opt->take_diagnostics()) {
+        nlohmann::json j = rec.to_json();
+        j["epoch"] = epoch + 1;
+        s.curvature.write(j);
+      }
+      if (rep.skipped || !std::isfinite(lv)) {
+        // A non-finite loss is traced to its first layer; otherwise the optimizer names the parameter.
+        const std::string reason = std::isfinite(lv) ? rep.reason
+                                   : std::string("non-finite loss (") + (std::isnan(lv) ? "NaN" : lv > 0 ? "+inf" : "-inf") + ")";
+        const std::string where = loss_where.empty() ? rep.where : loss_where;
+        if (record_skip(s, epoch, rep.step, reason, where)) {
+          failure = "diverged: " + std::to_string(s.st.consecutive_skips) + " consecutive steps skipped; last: " +
+                    reason + " in '" + where + "'";
+          break;
+        }
+      } else {
+        s.st.consecutive_skips = 0;
+        const int64_t n = x.size(0);
+        s.st.epoch_loss_sum += lv * static_cast<double>(n);
+        s.st.epoch_correct += count_correct(logits, y);
+        s.st.epoch_seen += n;
+        window_loss += lv;
+        window_images += n;
+        ++window_batches;
+      }
+      ++s.st.global_step;
+      ++s.st.epoch_step;
+
+      const bool log_now = s.st.global_step % cfg.log.interval_steps == 0;
+      const double window_seconds = seconds_since(window_start);
+      const double ips = window_seconds > 0 ? static_cast<double>(window_images) / window_seconds : 0.0;
+      if (log_now) {
+        s.metrics.write({{"kind", "train"},
+                         {"epoch", epoch + 1},
+                         {"step", s.st.global_step},
+                         {"epoch_progress", static_cast<double>(s.st.global_step) / static_cast<double>(spe)},
+                         {"loss", number_or_null(window_loss / static_cast<double>(std::max<int64_t>(1, window_batches)), window_batches > 0)},
+                         {"lr", current_lr(*s.opt)},
+                         {"images_per_s", ips},
+                         {"time", elapsed()}});
+      }
+      const double session_steps = static_cast<double>(s.st.global_step - session_first_step);
+      Progress::Status ps{epoch, E, s.st.epoch_step, spe,
+                          s.st.epoch_loss_sum / std::max<int64_t>(1, s.st.epoch_seen),
+                          static_cast<double>(s.st.epoch_correct) / std::max<int64_t>(1, s.st.epoch_seen), ips,
+                          seconds_since(session_start) / session_steps * static_cast<double>(E * spe - s.st.global_step)};
+      s.progress.update(ps, log_now);
+      if (log_now) {
+        window_start = Clock::now();
+        window_loss = 0.0;
+        window_images = window_batches = 0;
+      }
+      if (cfg.checkpoint.interval_steps > 0 && s.st.global_step % cfg.checkpoint.interval_steps == 0 &&
+          s.st.epoch_step < spe) {
+        s.st.epoch_seconds = epoch_base + seconds_since(epoch_start);
+        s.st.elapsed = elapsed();
+        save_last(s, s.paths.last_checkpoint());
+      }
+    }
+    if (failure.empty()) finish_epoch(s, epoch, epoch_base + seconds_since(epoch_start), elapsed());
+  }
+
+  s.st.elapsed = elapsed();
+  TrainOutcome outcome;
+  outcome.ok = failure.empty();
+  outcome.error = failure;
+  if (outcome.ok) save_state(*s.model, s.paths.final_weights());
+  else s.metrics.write({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
+  outcome.summary = make_summary(s, outcome.ok ? "completed" : "diverged", failure);
+  write_json_file(s.paths.summary(), outcome.summary);
+  write_report({load_run(o.run_dir)}, s.paths.report(), cfg.name);
+  return outcome;
+}
+
+}  // namespace ng::app

@@ -1,0 +1,45 @@
+// apps/trainer.h — one training run from a config into a run directory (layout in apps/run_dir.h).
+//
+// The loop, per step: forward → cross-entropy (mean, optional label smoothing) → backward → optimizer step
+// (which captures curvature on its own schedule, see optim/curvature_optimizer.h). A non-finite loss is
+// traced to the first parameter or layer output that holds a non-finite value; a step the optimizer skips
+// (non-finite gradient, factor or update) is logged with the parameter and layer its StepReport names;
+// train.max_skipped_steps consecutive skips end the run as "diverged". After every epoch the model is
+// evaluated (every eval.interval_epochs), an "epoch" line is written, and the last (and best) checkpoints
+// are saved; with checkpoint.interval_steps also in between. Resuming restores the last checkpoint and
+// replays from its data position, so on the CPU (same thread count) the final weights are bitwise equal
+// to those of an uninterrupted run.
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/run_config.h"
+
+namespace ng::app {
+
+struct TrainOptions {
+  std::string run_dir;
+  bool resume = false;        // continue the run in run_dir from its last checkpoint (or its start)
+  std::string init_weights;   // initial weights (safetensors), applied after the model is built
+  std::vector<std::string> command_line;
+};
+
+struct TrainOutcome {
+  bool ok = false;
+  std::string error;      // why the run failed (diverged: which layer)
+  nlohmann::json summary; // what summary.json holds
+};
+
+TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& opts, std::ostream& out, int out_fd);
+
+// Prepares run_dir for a new run (it must not hold one) or checks it for a resume; writes config.json and
+// provenance.json (a resume appends to provenance's "resumes").
+void prepare_run_dir(const RunConfig& cfg, const TrainOptions& opts);
+
+// The default run directory: runs/<name>-<UTC date>-<time>.
+std::string default_run_dir(const std::string& name);
+
+}  // namespace ng::app

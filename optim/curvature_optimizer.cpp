@@ -1,0 +1,217 @@
+// optim/curvature_optimizer.cpp — the layer bookkeeping and update flow shared by SINGD and KFAC
+// (see curvature_optimizer.h).
+#include "optim/curvature_optimizer.h"
+
+#include <limits>
+
+#include "core/parallel.h"
+
+namespace ng::optim {
+
+namespace {
+constexpr size_t kNone = std::numeric_limits<size_t>::max();
+}
+
+const char* loss_average_name(LossAverage a) {
+  switch (a) {
+    case LossAverage::batch: return "batch";
+    case LossAverage::batch_sequence: return "batch+sequence";
+    case LossAverage::none: return "none";
+  }
+  return "?";
+}
+
+const char* kfac_approx_name(KfacApprox a) { return a == KfacApprox::expand ? "expand" : "reduce"; }
+
+void CurvatureHyper::validate(const std::string& where) const {
+  NG_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0 && damping >= 0 && lr_cov >= 0, where,
+           ": lr, momentum, weight_decay, damping and lr_cov must be >= 0, got ", lr, ", ", momentum, ", ",
+           weight_decay, ", ", damping, ", ", lr_cov);
+  NG_CHECK(T >= 1, where, ": T must be >= 1, got ", T);
+  for (const auto& dt : {dtype_K, dtype_C})
+    NG_CHECK(!dt || *dt == DType::f32 || *dt == DType::bf16 || *dt == DType::f64, where,
+             ": factor dtypes must be float32, bfloat16 or float64, got ", dtype_name(*dt));
+  if (fallback.kind == FallbackRule::Kind::sgd) fallback.sgd.validate(where + " fallback");
+  else fallback.adamw.validate(where + " fallback");
+}
+
+nlohmann::json CurvatureHyper::settings() const {
+  return {{"T", T},
+          {"loss_average", loss_average_name(loss_average)},
+          {"kfac_approx", kfac_approx_name(kfac_approx)},
+          {"dtype_K", dtype_K ? dtype_name(*dtype_K) : "weight"},
+          {"dtype_C", dtype_C ? dtype_name(*dtype_C) : "weight"},
+          {"fallback", fallback.kind == FallbackRule::Kind::sgd ? "sgd" : "adamw"},
+          {"fallback_nesterov", fallback.sgd.nesterov}};
+}
+
+std::vector<std::pair<std::string, CurvatureLayer*>> curvature_layers_of(Module& model) {
+  std::vector<std::pair<std::string, CurvatureLayer*>> out;
+  for (auto& [name, m] : model.named_modules())
+    if (auto* c = dynamic_cast<CurvatureLayer*>(m)) out.emplace_back(name, c);
+  return out;
+}
+
+CurvatureOptimizer::CurvatureOptimizer(const std::string& who, std::vector<std::pair<std::string, CurvatureLayer*>> layers,
+                                       std::vector<std::vector<ParamRef>> groups, std::vector<CurvatureHyper> common)
+    : common_(std::move(common)) {
+  NG_CHECK(common_.size() == groups.size(), who, ": ", groups.size(), " groups but ", common_.size(),
+           " hyper-parameter sets");
+  init_groups(who, std::move(groups));
+  preconditioned_.assign(num_params(), false);
+  auto find = [&](const Tensor* t) {
+    for (size_t i = 0; i < num_params(); ++i)
+      if (param(i).tensor == t) return i;
+    return kNone;
+  };
+  for (auto& [name, cl] : layers) {
+    const size_t w = find(&cl->weight());
+    const size_t b = cl->bias() ? find(cl->bias()) : kNone;
+    if (w == kNone) {
+      NG_CHECK(b == kNone, who, ": layer '", name, "' has its bias but not its weight in the optimizer");
+      continue;
+    }
+    NG_CHECK(!cl->bias() || b != kNone, who, ": layer '", name,
+             "' has its weight but not its bias in the optimizer (both are preconditioned together)");
+    Layer L;
+    L.name = name;
+    L.layer = cl;
+    L.group = group_of(w);
+    L.w = w;
+    L.b = b;
+    L.has_bias = b != kNone;
+    L.d_i = cl->d_in();
+    L.d_o = cl->d_out();
+    const CurvatureHyper& h = common_[L.group];
+    L.dtype_K = h.dtype_K.value_or(cl->weight().dtype());
+    L.dtype_C = h.dtype_C.value_or(cl->weight().dtype());
+    NG_CHECK(cl->weight().numel() == L.d_o * (L.d_i - (L.has_bias ? 1 : 0)), who, ": layer '", name,
+             "' reports d_in ", L.d_i, ", d_out ", L.d_o, " but its weight is ", cl->weight().describe());
+    preconditioned_[w] = true;
+    if (L.has_bias) preconditioned_[b] = true;
+    layers_.push_back(std::move(L));
+  }
+  for (size_t g = 0; g < common_.size(); ++g) common_[g].validate(who + " group " + std::to_string(g));
+}
+
+void CurvatureOptimizer::request_captures(int64_t t) {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    if (due(l, t)) {
+      const CurvatureHyper& h = common_[L.group];
+      L.layer->request_capture({h.kfac_approx, h.loss_average, L.dtype_K, L.dtype_C});
+    } else {
+      L.layer->cancel_capture();
+    }
+  }
+}
+
+void CurvatureOptimizer::accumulate() {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    if (!due(l, steps()) || !L.layer->capture_ready()) continue;
+    const CaptureRequest again{common_[L.group].kfac_approx, common_[L.group].loss_average, L.dtype_K, L.dtype_C};
+    CurvatureCapture c = L.layer->take_capture();
+    NG_CHECK(c.a.dim() == 2 && c.a.size(1) == L.d_i && c.g.dim() == 2 && c.g.size(1) == L.d_o, type(), ": layer '",
+             L.name, "' captured a ", c.a.describe(), " and g ", c.g.describe(), ", expected [R, ", L.d_i, "] and [R, ",
+             L.d_o, "]");
+    absorb(l, c.a.to(L.dtype_K).contiguous(), c.g.to(L.dtype_C).contiguous());
+    L.layer->request_capture(again);
+  }
+}
+
+Tensor CurvatureOptimizer::grad_matrix(const Layer& L, const StepContext& ctx) const {
+  const Tensor& gw = ctx.grad[L.w];
+  NG_CHECK(gw.defined() && (!L.has_bias || ctx.grad[L.b].defined()), type(), ": layer '", L.name,
+           "' has no gradient for its weight or bias; every preconditioned layer must take part in the backward pass");
+  Tensor Gm = Tensor::empty({L.d_o, L.d_i}, L.dtype_K);
+  const int64_t dw = L.d_i - (L.has_bias ? 1 : 0);
+  const Tensor w = gw.contiguous(), b = L.has_bias ? ctx.grad[L.b].contiguous() : Tensor();
+  dispatch_floating(w.dtype(), "grad_matrix", [&](auto src_tag) {
+    using S = decltype(src_tag);
+    dispatch_floating(L.dtype_K, "grad_matrix", [&](auto dst_tag) {
+      using D = decltype(dst_tag);
+      const S* pw = w.data<S>();
+      const S* pb = L.has_bias ? b.data<S>() : nullptr;
+      D* out = Gm.data<D>();
+      // One rounding from the scaled gradient (computed in double) to the factor dtype.
+      parallel_for(L.d_o, 8, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          for (int64_t i = 0; i < dw; ++i)
+            out[o * L.d_i + i] = static_cast<D>(static_cast<double>(pw[o * dw + i]) * ctx.grad_mult);
+          if (pb) out[o * L.d_i + dw] = static_cast<D>(static_cast<double>(pb[o]) * ctx.grad_mult);
+        }
+      });
+    });
+  });
+  return Gm;
+}
+
+void CurvatureOptimizer::prepare(StepContext& ctx) {
+  accumulate();
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const bool stats = due(l, ctx.t);
+    NG_CHECK(!stats || has_statistics(l), type(), ": layer '", layers_[l].name, "' has no curvature statistics at step ",
+             ctx.t, " (T = ", common_[layers_[l].group].T, "); run a forward pass with gradients enabled and "
+             "backward() between optimizer steps");
+    update_factors(l, stats, ctx);
+    if (!ctx.failure.empty()) return;
+  }
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    const Tensor N = precondition(l, grad_matrix(L, ctx));  // [d_o, d_i], weight dtype
+    // The update rule of each parameter takes lr, momentum and weight decay from that parameter's group.
+    auto rule = [&](size_t i) {
+      const CurvatureHyper& h = common_[group_of(i)];
+      return SgdHyper{h.lr, h.momentum, 0.0, h.weight_decay, false};
+    };
+    const Tensor& W = *param(L.w).tensor;
+    const int64_t dw = L.d_i - (L.has_bias ? 1 : 0);
+    const Tensor nw = N.slice(1, 0, dw).contiguous().view(W.shape());
+    RuleResult r = sgd_rule(W, nw, param_state(L.w), rule(L.w));
+    ctx.p_new[L.w] = std::move(r.p_new);
+    ctx.next[L.w] = std::move(r.next);
+    if (L.has_bias) {
+      const Tensor& B = *param(L.b).tensor;
+      RuleResult rb = sgd_rule(B, N.slice(1, dw, dw + 1).contiguous().view(B.shape()), param_state(L.b), rule(L.b));
+      ctx.p_new[L.b] = std::move(rb.p_new);
+      ctx.next[L.b] = std::move(rb.next);
+    }
+  }
+  for (size_t i = 0; i < num_params(); ++i) {
+    if (preconditioned_[i] || !ctx.grad[i].defined()) continue;
+    RuleResult r = common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i));
+    ctx.p_new[i] = std::move(r.p_new);
+    ctx.next[i] = std::move(r.next);
+  }
+}
+
+void CurvatureOptimizer::on_step_end(bool) {
+  for (size_t l = 0; l < layers_.size(); ++l) clear_statistics(l);
+  request_captures(steps() + 1);
+}
+
+double* CurvatureOptimizer::hyper_slot(size_t g, const std::string& name) { return find_number(common_[g], name); }
+
+std::vector<std::string> CurvatureOptimizer::hyper_list(size_t g) const { return number_names(common_[g]); }
+
+std::vector<std::string> CurvatureOptimizer::scheduled_names(const std::string& name) const {
+  if (name == "lr") return {"lr", "fallback.lr"};
+  return {name};
+}
+
+std::vector<MemoryRecord> CurvatureOptimizer::state_memory() const {
+  std::vector<MemoryRecord> out = Optimizer::state_memory();
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    bool found = false;
+    for (auto& r : out)
+      if (r.layer == layers_[l].name) {
+        r.bytes += factor_bytes(l);
+        found = true;
+      }
+    if (!found) out.push_back({layers_[l].name, factor_bytes(l)});
+  }
+  return out;
+}
+
+}  // namespace ng::optim

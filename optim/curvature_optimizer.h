@@ -1,0 +1,118 @@
+// optim/curvature_optimizer.h — what SINGD/IKFAC and KFAC share: Kronecker-factored preconditioning of
+// Linear/Conv2d layers through the curvature-capture interface (layers/curvature.h), a first-order
+// fallback rule for every other parameter, and the heavy-ball update of the preconditioned gradient.
+//
+// Per step t (singd-spec §2.5/§2.6), for each preconditioned layer with weight W [d_o, …] and bias b:
+//   • statistics: on steps with t mod T = 0 the layer captured a [R_a, d_i] and g [R_g, d_o] during
+//     forward/backward; accumulate() (called by step(), or by the caller after each micro-batch when
+//     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
+//     statistics, and re-arms the capture for the next micro-batch;
+//   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
+//   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the natural gradient N = precondition(Gm),
+//     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
+//     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (§2.5.7);
+//   • all other parameters of the groups (BatchNorm, …) get the group's fallback rule (SGD or AdamW).
+// After each step the captures are requested for the layers due at t + 1 (so a plain loop
+// forward → backward → step needs no extra call) and cancelled for the others.
+// A layer's curvature settings (T, λ, β1, structures, dtypes, …) come from its weight's group; the update
+// rule of the weight and of the bias each use their own group's lr, momentum and weight decay, so biases
+// can sit in a no-weight-decay group (the reference instead requires one group per layer). Group numbers: "lr" (β2), "momentum" (α2),
+// "weight_decay" (γ), "damping" (λ), "lr_cov" (β1), and "fallback.<name>" of the fallback rule;
+// scheduling "lr" also schedules "fallback.lr".
+#pragma once
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "layers/curvature.h"
+#include "optim/optimizer.h"
+
+namespace ng::optim {
+
+struct CurvatureHyper {
+  double lr = 1e-3;           // β2
+  double momentum = 0.9;      // α2
+  double weight_decay = 0.0;  // γ
+  double damping = 1e-3;      // λ
+  double lr_cov = 1e-2;       // β1
+  int64_t T = 10;             // statistics / preconditioner update interval
+  LossAverage loss_average = LossAverage::batch;
+  KfacApprox kfac_approx = KfacApprox::expand;
+  std::optional<DType> dtype_K, dtype_C;  // factor dtypes (input side, output side); unset = the weight's
+  FallbackRule fallback;
+
+  template <class F> void numbers(F&& f) {
+    f("lr", lr); f("momentum", momentum); f("weight_decay", weight_decay); f("damping", damping); f("lr_cov", lr_cov);
+    fallback.numbers(f);
+  }
+  void validate(const std::string& where) const;
+  nlohmann::json settings() const;  // the non-numeric part (for the state file)
+};
+
+// The model's Linear/Conv2d layers by module name (registration order).
+std::vector<std::pair<std::string, CurvatureLayer*>> curvature_layers_of(Module& model);
+
+const char* loss_average_name(LossAverage a);
+const char* kfac_approx_name(KfacApprox a);
+
+class CurvatureOptimizer : public Optimizer {
+ public:
+  // Takes the captures of the current micro-batch (no-op for layers that captured nothing).
+  void accumulate();
+
+  std::vector<MemoryRecord> state_memory() const override;
+  size_t num_layers() const { return layers_.size(); }
+  const std::string& layer_name(size_t l) const { return layers_[l].name; }
+
+ protected:
+  struct Layer {
+    std::string name;
+    CurvatureLayer* layer = nullptr;
+    size_t group = 0;
+    size_t w = 0, b = 0;  // flat parameter indices (b = npos without bias)
+    bool has_bias = false;
+    int64_t d_i = 0, d_o = 0;
+    DType dtype_K = DType::f32, dtype_C = DType::f32;
+  };
+
+  // `layers`: candidates; those whose weight is one of the groups' parameters are preconditioned.
+  // `who` names the optimizer in errors.
+  CurvatureOptimizer(const std::string& who, std::vector<std::pair<std::string, CurvatureLayer*>> layers,
+                     std::vector<std::vector<ParamRef>> groups, std::vector<CurvatureHyper> common);
+
+  const Layer& layer(size_t l) const { return layers_[l]; }
+  const CurvatureHyper& common(size_t g) const { return common_[g]; }
+  bool due(size_t l, int64_t t) const { return t % common_[layers_[l].group].T == 0; }
+
+  // ---- what SINGD and KFAC implement ----------------------------------------------------------------
+  // Adds one captured pair (a in dtype_K, g in dtype_C) to the statistics of layer l.
+  virtual void absorb(size_t l, const Tensor& a, const Tensor& g) = 0;
+  virtual bool has_statistics(size_t l) const = 0;
+  // Every step, before preconditioning: stage the new factors of layer l — from its statistics when
+  // `statistics_due` (t mod T = 0; they are then present) — and set ctx.failure to abandon the step.
+  virtual void update_factors(size_t l, bool statistics_due, StepContext& ctx) = 0;
+  // N = preconditioned Gm ([d_o, d_i], dtype of the weight), with the staged factors when updated.
+  virtual Tensor precondition(size_t l, const Tensor& Gm) = 0;
+  virtual void clear_statistics(size_t l) = 0;
+  virtual size_t factor_bytes(size_t l) const = 0;
+
+  // Optimizer hooks (derived classes call these from their overrides).
+  void prepare(StepContext& ctx) override;
+  void on_step_end(bool skipped) override;
+  void after_load() override { request_captures(steps()); }
+  double* hyper_slot(size_t g, const std::string& name) override;
+  std::vector<std::string> hyper_list(size_t g) const override;
+  std::vector<std::string> scheduled_names(const std::string& name) const override;
+  // Re-arms the captures for step t (after construction and after loading a state).
+  void request_captures(int64_t t);
+
+ private:
+  Tensor grad_matrix(const Layer& L, const StepContext& ctx) const;
+
+  std::vector<Layer> layers_;
+  std::vector<CurvatureHyper> common_;
+  std::vector<bool> preconditioned_;  // per flat parameter
+};
+
+}  // namespace ng::optim

@@ -1,0 +1,236 @@
+// optim/kfac.cpp — the KFAC baseline (formulas in kfac.h) and its Cholesky inverse.
+#include "optim/kfac.h"
+
+#include <cmath>
+
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+
+extern "C" {
+// LAPACK (shipped inside OpenBLAS): Cholesky factorisation and inverse from it, column-major.
+void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+}
+
+namespace ng::optim {
+
+namespace {
+
+void potrf(int n, float* a, int* info) { spotrf_("L", &n, a, &n, info); }
+void potrf(int n, double* a, int* info) { dpotrf_("L", &n, a, &n, info); }
+void potri(int n, float* a, int* info) { spotri_("L", &n, a, &n, info); }
+void potri(int n, double* a, int* info) { dpotri_("L", &n, a, &n, info); }
+
+void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0, double beta = 0.0) {
+  NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
+}
+
+// out = α·X + β·Y elementwise (same shape/dtype), one rounding.
+Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
+  Tensor out = Tensor::empty(X.shape(), X.dtype());
+  const Tensor x = X.contiguous(), y = Y.contiguous();
+  dispatch_floating(X.dtype(), "kfac::axpby", [&](auto tag) {
+    using T = decltype(tag);
+    using A = acc_t<T>;
+    const T *px = x.data<T>(), *py = y.data<T>();
+    T* po = out.data<T>();
+    for (int64_t i = 0; i < out.numel(); ++i)
+      po[i] = static_cast<T>(static_cast<A>(alpha) * static_cast<A>(px[i]) + static_cast<A>(beta) * static_cast<A>(py[i]));
+  });
+  return out;
+}
+
+Tensor gram(const Tensor& X) {  // XᵀX
+  Tensor out = Tensor::empty({X.size(1), X.size(1)}, X.dtype());
+  gemm(X, true, X, false, out);
+  return out;
+}
+
+double avgtr(const Tensor& M) {
+  const auto v = M.to_vector<double>();
+  double t = 0.0;
+  for (int64_t i = 0; i < M.size(0); ++i) t += v[static_cast<size_t>(i * M.size(0) + i)];
+  return t / static_cast<double>(M.size(0));
+}
+
+std::vector<std::vector<ParamRef>> params_of(const std::vector<KFAC::Group>& groups) {
+  std::vector<std::vector<ParamRef>> out;
+  for (const auto& g : groups) out.push_back(g.params);
+  return out;
+}
+
+std::vector<CurvatureHyper> common_of(const std::vector<KFAC::Group>& groups) {
+  std::vector<CurvatureHyper> out;
+  for (const auto& g : groups) out.push_back(g.hyper);
+  return out;
+}
+
+}  // namespace
+
+Tensor damped_cholesky_inverse(const Tensor& M, double damping) {
+  NG_CHECK(M.dim() == 2 && M.size(0) == M.size(1) && (M.dtype() == DType::f32 || M.dtype() == DType::f64) &&
+               M.device().is_cpu(),
+           "damped_cholesky_inverse: expected a square float32/float64 CPU matrix, got ", M.describe());
+  const int n = static_cast<int>(M.size(0));
+  Tensor work = M.clone();
+  return dispatch_floating(M.dtype(), "damped_cholesky_inverse", [&](auto tag) -> Tensor {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, bf16>) {
+      return Tensor();
+    } else {
+      T* a = work.data<T>();
+      for (int i = 0; i < n; ++i) a[i * n + i] += static_cast<T>(damping);
+      int info = 0;
+      potrf(n, a, &info);
+      if (info != 0) return Tensor();
+      potri(n, a, &info);
+      if (info != 0) return Tensor();
+      // LAPACK filled one triangle (column-major lower = row-major upper); mirror it.
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < i; ++j) a[i * n + j] = a[j * n + i];
+      for (int64_t i = 0; i < work.numel(); ++i)
+        if (!std::isfinite(static_cast<double>(a[i]))) return Tensor();
+      return work;
+    }
+  });
+}
+
+KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)
+    : CurvatureOptimizer("kfac", std::move(layers), params_of(groups), common_of(groups)) {
+  for (size_t g = 0; g < groups.size(); ++g) {
+    NG_CHECK(groups[g].hyper.T_inv >= 1, "kfac group ", g, ": T_inv must be >= 1, got ", groups[g].hyper.T_inv);
+    NG_CHECK(groups[g].hyper.lr_cov <= 1, "kfac group ", g, ": lr_cov (the EMA weight β1) must be <= 1, got ",
+             groups[g].hyper.lr_cov);
+    T_inv_.push_back(groups[g].hyper.T_inv);
+  }
+  for (size_t l = 0; l < num_layers(); ++l) {
+    const Layer& L = layer(l);
+    LayerState s;
+    s.A = Tensor::eye(L.d_i, L.dtype_K);
+    s.G = Tensor::eye(L.d_o, L.dtype_C);
+    state_.push_back(std::move(s));
+  }
+  request_captures(0);
+}
+
+void KFAC::absorb(size_t l, const Tensor& a, const Tensor& g) {
+  LayerState& s = state_[l];
+  const Tensor aa = gram(a), gg = gram(g);
+  s.sum_aa = s.sum_aa.defined() ? axpby(1.0, s.sum_aa, 1.0, aa) : aa;
+  s.sum_gg = s.sum_gg.defined() ? axpby(1.0, s.sum_gg, 1.0, gg) : gg;
+}
+
+void KFAC::clear_statistics(size_t l) {
+  state_[l].sum_aa = Tensor();
+  state_[l].sum_gg = Tensor();
+}
+
+void KFAC::update_factors(size_t l, bool statistics_due, StepContext& ctx) {
+  const Layer& L = layer(l);
+  const CurvatureHyper& h = common(L.group);
+  LayerState& s = state_[l];
+  const double beta = h.lr_cov;
+  const Tensor& A = statistics_due ? (s.A1 = axpby(1.0 - beta, s.A, beta, s.sum_aa)) : s.A;
+  const Tensor& G = statistics_due ? (s.G1 = axpby(1.0 - beta, s.G, beta, s.sum_gg)) : s.G;
+  if (ctx.t % T_inv_[L.group] != 0) return;
+  // Invert in float32 from the stored values (float64 stays float64), store in the factor dtype.
+  auto invert = [&](const Tensor& F, const char* which) -> Tensor {
+    const DType work = F.dtype() == DType::f64 ? DType::f64 : DType::f32;
+    const Tensor inv = damped_cholesky_inverse(F.to(work), h.damping);
+    if (!inv.defined()) {
+      ctx.failure = std::string("KFAC factor ") + which + " + λI is not positive definite (Cholesky failed)";
+      ctx.where = L.name;
+      return Tensor();
+    }
+    return inv.to(F.dtype());
+  };
+  s.A_inv1 = invert(A, "A");
+  if (!ctx.failure.empty()) return;
+  s.G_inv1 = invert(G, "G");
+}
+
+Tensor KFAC::precondition(size_t l, const Tensor& Gm) {
+  const Layer& L = layer(l);
+  const LayerState& s = state_[l];
+  const Tensor& Ai = s.A_inv1.defined() ? s.A_inv1 : s.A_inv;
+  const Tensor& Gi = s.G_inv1.defined() ? s.G_inv1 : s.G_inv;
+  NG_CHECK(Ai.defined() && Gi.defined(), "kfac: layer '", L.name, "' has no inverses yet (T_inv must divide step 0)");
+  Tensor Y = Tensor::empty(Gm.shape(), L.dtype_K);
+  gemm(Gm, false, Ai, false, Y);  // Gm A⁻¹ in dtype_K
+  const Tensor Yc = Y.to(L.dtype_C);
+  Tensor N = Tensor::empty(Gm.shape(), L.dtype_C);
+  gemm(Gi, false, Yc, false, N);  // G⁻¹ (Gm A⁻¹) in dtype_C
+  return N.to(param(L.w).tensor->dtype());
+}
+
+void KFAC::commit() {
+  for (auto& s : state_) {
+    if (s.A1.defined()) s.A = std::move(s.A1), s.G = std::move(s.G1);
+    if (s.A_inv1.defined()) s.A_inv = std::move(s.A_inv1), s.G_inv = std::move(s.G_inv1);
+    s.A1 = s.G1 = s.A_inv1 = s.G_inv1 = Tensor();
+  }
+}
+
+void KFAC::discard() {
+  for (auto& s : state_) s.A1 = s.G1 = s.A_inv1 = s.G_inv1 = Tensor();
+}
+
+void KFAC::on_step_end(bool skipped) {
+  if (skipped) discard();
+  CurvatureOptimizer::on_step_end(skipped);
+}
+
+size_t KFAC::factor_bytes(size_t l) const {
+  const LayerState& s = state_[l];
+  size_t b = s.A.nbytes() + s.G.nbytes();
+  if (s.A_inv.defined()) b += s.A_inv.nbytes() + s.G_inv.nbytes();
+  return b;
+}
+
+void KFAC::add_diagnostics(std::map<std::string, DiagnosticRecord>& by_layer) const {
+  for (size_t l = 0; l < num_layers(); ++l) {
+    auto& v = by_layer[layer(l).name].values;
+    v.push_back({"avgtr_A", avgtr(state_[l].A)});
+    v.push_back({"avgtr_G", avgtr(state_[l].G)});
+  }
+}
+
+nlohmann::json KFAC::group_settings(size_t g) const {
+  nlohmann::json j = common(g).settings();
+  j["T_inv"] = T_inv_[g];
+  return j;
+}
+
+void KFAC::save_extra(NamedTensors& out, nlohmann::json&, const std::string& prefix) const {
+  for (size_t l = 0; l < num_layers(); ++l) {
+    const LayerState& s = state_[l];
+    const std::string base = prefix + "kfac." + layer(l).name + ".";
+    out.emplace_back(base + "A", s.A);
+    out.emplace_back(base + "G", s.G);
+    if (s.A_inv.defined()) out.emplace_back(base + "A_inv", s.A_inv), out.emplace_back(base + "G_inv", s.G_inv);
+  }
+}
+
+void KFAC::load_extra(const SafetensorsFile& f, const nlohmann::json&, const std::string& prefix) {
+  std::vector<LayerState> loaded(num_layers());
+  for (size_t l = 0; l < num_layers(); ++l) {
+    const std::string base = prefix + "kfac." + layer(l).name + ".";
+    auto get = [&](const char* key, const Tensor& like, bool required) {
+      const Tensor* t = f.find(base + key);
+      NG_CHECK(t || !required, "kfac: the state has no '", base + key, "'");
+      if (!t) return Tensor();
+      NG_CHECK(t->shape() == like.shape() && t->dtype() == like.dtype(), "kfac: state tensor '", base + key, "' is ",
+               t->describe(), ", expected ", like.describe());
+      return t->clone();
+    };
+    loaded[l].A = get("A", state_[l].A, true);
+    loaded[l].G = get("G", state_[l].G, true);
+    loaded[l].A_inv = get("A_inv", state_[l].A, false);
+    loaded[l].G_inv = get("G_inv", state_[l].G, false);
+  }
+  state_ = std::move(loaded);
+}
+
+}  // namespace ng::optim

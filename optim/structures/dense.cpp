@@ -1,0 +1,55 @@
+// optim/structures/dense.cpp — the `dense` structure: all d² entries of K, stored row-major.
+//
+// singd-spec §3.4: every operation is the plain dense one; Π is the identity, so
+// Π(KᵀXᵀXK) = YᵀY with Y = XK and Π(KᵀK) = KᵀK. All products are GEMMs (kernels/gemm.h).
+#include "optim/structures/dense_ops.h"
+
+namespace ng::optim::detail {
+namespace {
+
+class Dense final : public StructuredMatrix {
+ public:
+  Dense(const StructureSpec& s, int64_t d, Tensor v) : StructuredMatrix(s, d, std::move(v)) {}
+
+  double avgtr() const override { return sum_strided(values_, 0, d_, d_ + 1) / static_cast<double>(d_); }
+  void diag_add(double x) override { add_strided(values_, 0, d_, d_ + 1, x); }
+  Tensor to_dense() const override { return M().clone(); }
+
+ protected:
+  void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
+    if (side == Side::left) {
+      gemm(M(), trans, Z, false, out);
+    } else {
+      gemm(Z, false, M(), trans, out);
+    }
+  }
+
+  StructuredPtr product_impl(const StructuredMatrix& other) const override {
+    auto r = zeros_like();
+    gemm(M(), false, mat(other.values(), 0, d_, d_), false, mat(r->values(), 0, d_, d_));
+    return r;
+  }
+
+  StructuredPtr project_gram_impl(const Tensor& Y) const override {
+    auto r = zeros_like();
+    gemm(Y, true, Y, false, mat(r->values(), 0, d_, d_));
+    return r;
+  }
+
+  StructuredPtr self_inner_impl() const override {
+    auto r = zeros_like();
+    gemm(M(), true, M(), false, mat(r->values(), 0, d_, d_));
+    return r;
+  }
+
+ private:
+  Tensor M() const { return mat(values_, 0, d_, d_); }
+};
+
+}  // namespace
+
+StructuredPtr make_dense(const StructureSpec& s, int64_t d, Tensor values) {
+  return std::make_unique<Dense>(s, d, std::move(values));
+}
+
+}  // namespace ng::optim::detail

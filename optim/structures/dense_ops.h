@@ -1,0 +1,50 @@
+// optim/structures/dense_ops.h — the small dense helpers the structure classes are written with.
+//
+// Internal to optim/structures: 2-D views into a structure's 1-D `values` tensor, GEMM through the one
+// kernel entry point (kernels/gemm.h via NG_DISPATCH), and a float/double dispatcher for the element loops
+// (bfloat16 never reaches them: the public StructuredMatrix operations widen bf16 to float32 first).
+#pragma once
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "optim/structures/structure.h"
+
+namespace ng::optim::detail {
+
+// [rows, cols] row-major view of values[offset, offset + rows·cols).
+Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols);
+
+// c = α·op(a)·op(b) + β·c (all 2-D, last stride 1). Does nothing for an empty c; with an empty inner
+// dimension c becomes β·c.
+void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,
+          double beta = 0.0);
+
+// values[offset + i·stride] += x for i in [0, n) (computed in acc_t, rounded once), and their sum.
+void add_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride, double x);
+double sum_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride);
+
+// Calls f(T{}) with T = float or double; throws for other dtypes naming `op`.
+template <class F>
+decltype(auto) dispatch_wide(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    default: NG_FAIL(op, ": internal kernels take float32 or float64, got ", dtype_name(t));
+  }
+}
+
+// Factories of the concrete classes (one per file in optim/structures/).
+StructuredPtr make_dense(const StructureSpec& s, int64_t d, Tensor values);
+StructuredPtr make_diagonal(const StructureSpec& s, int64_t d, Tensor values);
+StructuredPtr make_block_diagonal(const StructureSpec& s, int64_t d, Tensor values);
+StructuredPtr make_hierarchical(const StructureSpec& s, int64_t d, Tensor values);
+StructuredPtr make_toeplitz(const StructureSpec& s, int64_t d, Tensor values);  // tril_ and triu_toeplitz
+
+// Hierarchical block sizes (K1, dd, K2) of a d×d matrix (§3.3).
+struct HierarchicalDims {
+  int64_t k1, dd, k2;
+};
+HierarchicalDims hierarchical_dims(const StructureSpec& s, int64_t d);
+
+}  // namespace ng::optim::detail

@@ -1,0 +1,210 @@
+// optim/structures/hierarchical.cpp — the `hierarchical` structure (reference: hierarchical15_15).
+//
+// singd-spec §3.3. With (K1, dd, K2) = (d,0,0) if d ≤ K1, (K1,0,d−K1) if d ≤ K1+K2, else (K1, d−K1−K2, K2),
+// and index blocks a = [0,K1), c = [K1,K1+dd), e = [K1+dd,d):
+//
+//     K = [ A  B_c  B_e ]     A: K1×K1, B = [B_c | B_e]: K1×(d−K1), c: dd-vector, D: K2×dd, E: K2×K2,
+//         [ 0  diag(c) 0 ]    stored in that order (A, B, c, D, E), matrices row-major.
+//         [ 0   D    E  ]
+//
+// Π(M) for symmetric M: A = M_aa, B = 2·M_a,(c∪e), c = diag(M)_c, D = 2·M_ec, E = M_ee (the factor 2 where
+// the mirror block is structurally zero, §3.2). Products, Π(KᵀXᵀXK) from Y = XK, and Π(KᵀK) follow the
+// block formulas of §3.3; no d×d intermediate is formed. For d ≤ K1 this is exactly `dense`.
+#include "core/parallel.h"
+#include "optim/structures/dense_ops.h"
+
+namespace ng::optim::detail {
+namespace {
+
+// out = β·out + diag(c)·Z (left) or Z·diag(c) (right); all float/double, last stride 1.
+void diag_scale(const Tensor& c, const Tensor& Z, Side side, const Tensor& out, double beta) {
+  if (out.numel() == 0) return;
+  dispatch_wide(out.dtype(), "hierarchical::diag_scale", [&](auto t) {
+    using T = decltype(t);
+    const T* pc = c.data<T>();
+    const T* z = Z.data<T>();
+    T* o = out.data<T>();
+    const int64_t rows = Z.size(0), cols = Z.size(1), zs = Z.strides()[0], os = out.strides()[0];
+    const T b = static_cast<T>(beta);
+    parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = 0; j < cols; ++j) {
+          const T v = z[i * zs + j] * pc[side == Side::left ? i : j];
+          o[i * os + j] = beta == 0.0 ? v : b * o[i * os + j] + v;
+        }
+    });
+  });
+}
+
+// out_j = β·out_j + Σ_i M_ij²
+void colsum_sq(const Tensor& M, const Tensor& out, double beta) {
+  if (out.numel() == 0) return;
+  dispatch_wide(out.dtype(), "hierarchical::colsum_sq", [&](auto t) {
+    using T = decltype(t);
+    const T* m = M.data<T>();
+    T* o = out.data<T>();
+    const int64_t rows = M.size(0), cols = M.size(1), ms = M.strides()[0];
+    for (int64_t j = 0; j < cols; ++j) o[j] = beta == 0.0 ? T(0) : static_cast<T>(beta) * o[j];
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) o[j] += m[i * ms + j] * m[i * ms + j];
+  });
+}
+
+// c = a ⊙ b (vectors)
+void hadamard(const Tensor& a, const Tensor& b, const Tensor& c) {
+  dispatch_wide(c.dtype(), "hierarchical::hadamard", [&](auto t) {
+    using T = decltype(t);
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    T* pc = c.data<T>();
+    for (int64_t i = 0; i < c.numel(); ++i) pc[i] = pa[i] * pb[i];
+  });
+}
+
+// Views of the five parts of a values tensor.
+struct Parts {
+  Tensor A, B, Bc, Be, c, D, E;
+};
+
+class Hierarchical final : public StructuredMatrix {
+ public:
+  Hierarchical(const StructureSpec& s, int64_t d, Tensor v)
+      : StructuredMatrix(s, d, std::move(v)), h_(hierarchical_dims(s, d)) {}
+
+  double avgtr() const override {
+    const auto o = offsets();
+    const double t = sum_strided(values_, 0, h_.k1, h_.k1 + 1) + sum_strided(values_, o.c, h_.dd, 1) +
+                     sum_strided(values_, o.E, h_.k2, h_.k2 + 1);
+    return t / static_cast<double>(d_);
+  }
+
+  void diag_add(double x) override {
+    const auto o = offsets();
+    add_strided(values_, 0, h_.k1, h_.k1 + 1, x);
+    add_strided(values_, o.c, h_.dd, 1, x);
+    add_strided(values_, o.E, h_.k2, h_.k2 + 1, x);
+  }
+
+  Tensor to_dense() const override {
+    const Parts p = parts(values_);
+    const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd;
+    Tensor m = Tensor::zeros({d_, d_}, dtype(), values_.device());
+    m.slice(0, 0, k1).slice(1, 0, k1).copy_(p.A);
+    m.slice(0, 0, k1).slice(1, k1, d_).copy_(p.B);
+    m.as_strided({h_.dd}, {d_ + 1}, k1 * d_ + k1).copy_(p.c);
+    m.slice(0, ce, d_).slice(1, k1, ce).copy_(p.D);
+    m.slice(0, ce, d_).slice(1, ce, d_).copy_(p.E);
+    return m;
+  }
+
+ protected:
+  void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
+    const Parts p = parts(values_);
+    const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd;
+    // Row blocks (left) or column blocks (right) of a dense operand.
+    auto blk = [&](const Tensor& X, int64_t s, int64_t e) { return X.slice(side == Side::left ? 0 : 1, s, e); };
+    const Tensor Za = blk(Z, 0, k1), Zr = blk(Z, k1, d_), Zc = blk(Z, k1, ce), Ze = blk(Z, ce, d_);
+    const Tensor Oa = blk(out, 0, k1), Or = blk(out, k1, d_), Oc = blk(out, k1, ce), Oe = blk(out, ce, d_);
+    if (side == Side::left && !trans) {         // K·Z
+      gemm(p.A, false, Za, false, Oa);
+      gemm(p.B, false, Zr, false, Oa, 1.0, 1.0);
+      diag_scale(p.c, Zc, side, Oc, 0.0);
+      gemm(p.E, false, Ze, false, Oe);
+      gemm(p.D, false, Zc, false, Oe, 1.0, 1.0);
+    } else if (side == Side::left) {            // Kᵀ·Z
+      gemm(p.A, true, Za, false, Oa);
+      gemm(p.B, true, Za, false, Or);
+      diag_scale(p.c, Zc, side, Oc, 1.0);
+      gemm(p.D, true, Ze, false, Oc, 1.0, 1.0);
+      gemm(p.E, true, Ze, false, Oe, 1.0, 1.0);
+    } else if (!trans) {                        // Z·K
+      gemm(Za, false, p.A, false, Oa);
+      gemm(Za, false, p.B, false, Or);
+      diag_scale(p.c, Zc, side, Oc, 1.0);
+      gemm(Ze, false, p.D, false, Oc, 1.0, 1.0);
+      gemm(Ze, false, p.E, false, Oe, 1.0, 1.0);
+    } else {                                    // Z·Kᵀ
+      gemm(Za, false, p.A, true, Oa);
+      gemm(Zr, false, p.B, true, Oa, 1.0, 1.0);
+      diag_scale(p.c, Zc, side, Oc, 0.0);
+      gemm(Ze, false, p.E, true, Oe);
+      gemm(Zc, false, p.D, true, Oe, 1.0, 1.0);
+    }
+  }
+
+  StructuredPtr product_impl(const StructuredMatrix& other) const override {
+    const Parts x = parts(values_), y = parts(other.values());
+    auto r = zeros_like();
+    const Parts o = parts(r->values());
+    gemm(x.A, false, y.A, false, o.A);                 // A'' = A A'
+    hadamard(x.c, y.c, o.c);                           // c'' = c ⊙ c'
+    gemm(x.E, false, y.E, false, o.E);                 // E'' = E E'
+    diag_scale(y.c, x.D, Side::right, o.D, 0.0);       // D'' = D diag(c') + E D'
+    gemm(x.E, false, y.D, false, o.D, 1.0, 1.0);
+    gemm(x.A, false, y.Bc, false, o.Bc);               // B''_c = A B'_c + B_c diag(c') + B_e D'
+    diag_scale(y.c, x.Bc, Side::right, o.Bc, 1.0);
+    gemm(x.Be, false, y.D, false, o.Bc, 1.0, 1.0);
+    gemm(x.A, false, y.Be, false, o.Be);               // B''_e = A B'_e + B_e E'
+    gemm(x.Be, false, y.E, false, o.Be, 1.0, 1.0);
+    return r;
+  }
+
+  StructuredPtr project_gram_impl(const Tensor& Y) const override {
+    const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd;
+    const Tensor Ya = Y.slice(1, 0, k1), Yr = Y.slice(1, k1, d_), Yc = Y.slice(1, k1, ce), Ye = Y.slice(1, ce, d_);
+    auto r = zeros_like();
+    const Parts o = parts(r->values());
+    gemm(Ya, true, Ya, false, o.A);       // A = Y_aᵀY_a
+    gemm(Ya, true, Yr, false, o.B, 2.0);  // B = 2·Y_aᵀ[Y_c Y_e]
+    colsum_sq(Yc, o.c, 0.0);              // c = colsum(Y_c²)
+    gemm(Ye, true, Yc, false, o.D, 2.0);  // D = 2·Y_eᵀY_c
+    gemm(Ye, true, Ye, false, o.E);       // E = Y_eᵀY_e
+    return r;
+  }
+
+  StructuredPtr self_inner_impl() const override {
+    const Parts x = parts(values_);
+    auto r = zeros_like();
+    const Parts o = parts(r->values());
+    gemm(x.A, true, x.A, false, o.A);              // A = AᵀA
+    gemm(x.A, true, x.B, false, o.B, 2.0);         // B = 2AᵀB
+    hadamard(x.c, x.c, o.c);                       // c = c² + colsum(B_c²) + colsum(D²)
+    colsum_sq(x.Bc, o.c, 1.0);
+    colsum_sq(x.D, o.c, 1.0);
+    gemm(x.Be, true, x.Bc, false, o.D, 2.0);       // D = 2(B_eᵀB_c + EᵀD)
+    gemm(x.E, true, x.D, false, o.D, 2.0, 1.0);
+    gemm(x.E, true, x.E, false, o.E);              // E = EᵀE + B_eᵀB_e
+    gemm(x.Be, true, x.Be, false, o.E, 1.0, 1.0);
+    return r;
+  }
+
+ private:
+  struct Offsets {
+    int64_t B, c, D, E;
+  };
+  Offsets offsets() const {
+    const int64_t B = h_.k1 * h_.k1, c = B + h_.k1 * (d_ - h_.k1), D = c + h_.dd, E = D + h_.k2 * h_.dd;
+    return {B, c, D, E};
+  }
+  Parts parts(const Tensor& v) const {
+    const Offsets o = offsets();
+    Parts p;
+    p.A = mat(v, 0, h_.k1, h_.k1);
+    p.B = mat(v, o.B, h_.k1, d_ - h_.k1);
+    p.Bc = p.B.slice(1, 0, h_.dd);
+    p.Be = p.B.slice(1, h_.dd, d_ - h_.k1);
+    p.c = v.slice(0, o.c, o.c + h_.dd);
+    p.D = mat(v, o.D, h_.k2, h_.dd);
+    p.E = mat(v, o.E, h_.k2, h_.k2);
+    return p;
+  }
+
+  HierarchicalDims h_;
+};
+
+}  // namespace
+
+StructuredPtr make_hierarchical(const StructureSpec& s, int64_t d, Tensor values) {
+  return std::make_unique<Hierarchical>(s, d, std::move(values));
+}
+
+}  // namespace ng::optim::detail

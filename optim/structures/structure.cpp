@@ -1,0 +1,293 @@
+// optim/structures/structure.cpp — StructureSpec parsing/sizes, the factories, the bfloat16 widening
+// wrappers and the operations that act on the compact values alone (combinations, norms, finiteness).
+//
+// The value-only operations are structure-independent because every class stores each free parameter
+// exactly once (singd-spec §3.1): ‖·‖∞ is over the stored values (§3.2), and Σ c_i X_i is a combination of
+// value vectors because each class is a linear space (§3.5).
+#include "optim/structures/structure.h"
+
+#include <cmath>
+#include <regex>
+
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+#include "optim/structures/dense_ops.h"
+
+namespace ng::optim {
+
+// ---- StructureSpec ----------------------------------------------------------------------------------
+
+StructureSpec StructureSpec::parse(const std::string& name) {
+  StructureSpec s;
+  std::smatch m;
+  if (name == "dense") {
+    s.kind = StructureKind::dense;
+  } else if (name == "diagonal") {
+    s.kind = StructureKind::diagonal;
+  } else if (name == "block_diagonal") {
+    s.kind = StructureKind::block_diagonal;
+  } else if (std::regex_match(name, m, std::regex("block([0-9]+)diagonal"))) {
+    s.kind = StructureKind::block_diagonal;
+    s.block_size = std::stoll(m[1]);
+  } else if (name == "hierarchical") {
+    s.kind = StructureKind::hierarchical;
+  } else if (std::regex_match(name, m, std::regex("hierarchical([0-9]+)_([0-9]+)"))) {
+    s.kind = StructureKind::hierarchical;
+    s.k1 = std::stoll(m[1]);
+    s.k2 = std::stoll(m[2]);
+  } else if (name == "tril_toeplitz" || name == "triltoeplitz") {
+    s.kind = StructureKind::tril_toeplitz;
+  } else if (name == "triu_toeplitz" || name == "triutoeplitz") {
+    s.kind = StructureKind::triu_toeplitz;
+  } else {
+    NG_FAIL("structure: unknown structure '", name,
+            "', expected one of dense, diagonal, block_diagonal, hierarchical, tril_toeplitz, triu_toeplitz "
+            "(or the reference keys block30diagonal, hierarchical15_15, triltoeplitz, triutoeplitz)");
+  }
+  NG_CHECK(s.block_size >= 1 && s.k1 >= 1 && s.k2 >= 1, "structure: sizes must be >= 1, got '", name, "'");
+  return s;
+}
+
+std::string StructureSpec::name() const {
+  switch (kind) {
+    case StructureKind::dense: return "dense";
+    case StructureKind::diagonal: return "diagonal";
+    case StructureKind::block_diagonal: return "block_diagonal";
+    case StructureKind::hierarchical: return "hierarchical";
+    case StructureKind::tril_toeplitz: return "tril_toeplitz";
+    case StructureKind::triu_toeplitz: return "triu_toeplitz";
+  }
+  return "?";
+}
+
+std::string StructureSpec::str() const {
+  if (kind == StructureKind::block_diagonal) return name() + "(" + std::to_string(block_size) + ")";
+  if (kind == StructureKind::hierarchical)
+    return name() + "(" + std::to_string(k1) + "," + std::to_string(k2) + ")";
+  return name();
+}
+
+int64_t StructureSpec::num_values(int64_t d) const {
+  switch (kind) {
+    case StructureKind::dense: return d * d;
+    case StructureKind::diagonal:
+    case StructureKind::tril_toeplitz:
+    case StructureKind::triu_toeplitz: return d;
+    case StructureKind::block_diagonal: {
+      const int64_t full = d / block_size, r = d % block_size;
+      return full * block_size * block_size + r * r;
+    }
+    case StructureKind::hierarchical: {
+      const auto h = detail::hierarchical_dims(*this, d);
+      return h.k1 * h.k1 + h.k1 * (d - h.k1) + h.dd + h.k2 * h.dd + h.k2 * h.k2;
+    }
+  }
+  return 0;
+}
+
+// ---- construction -----------------------------------------------------------------------------------
+
+StructuredMatrix::StructuredMatrix(const StructureSpec& spec, int64_t d, Tensor values)
+    : spec_(spec), d_(d), values_(std::move(values)) {}
+
+StructuredPtr StructuredMatrix::from_values(const StructureSpec& spec, int64_t d, Tensor values) {
+  NG_CHECK(d >= 1, "structure ", spec.str(), ": dimension must be >= 1, got ", d);
+  NG_CHECK(values.defined() && values.dim() == 1 && values.numel() == spec.num_values(d),
+           "structure ", spec.str(), ": a ", d, "x", d, " matrix stores ", spec.num_values(d),
+           " values in a 1-D tensor, got ", values.defined() ? values.describe() : std::string("undefined"));
+  NG_CHECK(is_floating(values.dtype()), "structure ", spec.str(), ": values must be floating, got ",
+           values.dtype());
+  values = values.contiguous();
+  switch (spec.kind) {
+    case StructureKind::dense: return detail::make_dense(spec, d, std::move(values));
+    case StructureKind::diagonal: return detail::make_diagonal(spec, d, std::move(values));
+    case StructureKind::block_diagonal: return detail::make_block_diagonal(spec, d, std::move(values));
+    case StructureKind::hierarchical: return detail::make_hierarchical(spec, d, std::move(values));
+    case StructureKind::tril_toeplitz:
+    case StructureKind::triu_toeplitz: return detail::make_toeplitz(spec, d, std::move(values));
+  }
+  NG_FAIL("structure: invalid kind");
+}
+
+StructuredPtr StructuredMatrix::zeros(const StructureSpec& spec, int64_t d, DType dtype, Device device) {
+  return from_values(spec, d, Tensor::zeros({spec.num_values(d)}, dtype, device));
+}
+
+StructuredPtr StructuredMatrix::identity(const StructureSpec& spec, int64_t d, DType dtype, Device device) {
+  auto m = zeros(spec, d, dtype, device);
+  m->diag_add(1.0);
+  return m;
+}
+
+StructuredPtr StructuredMatrix::clone() const { return make(values_.clone()); }
+StructuredPtr StructuredMatrix::zeros_like() const { return zeros(spec_, d_, dtype(), values_.device()); }
+StructuredPtr StructuredMatrix::widened() const { return make(values_.to(DType::f32)); }
+StructuredPtr StructuredMatrix::rounded_to(DType t) const { return make(values_.to(t)); }
+
+void StructuredMatrix::check_same_class(const StructuredMatrix& M, const char* op) const {
+  NG_CHECK(M.spec_ == spec_ && M.d_ == d_ && M.dtype() == dtype(), op, ": expected a ", d_, "x", d_, " ",
+           spec_.str(), " ", dtype_name(dtype()), " matrix, got a ", M.d_, "x", M.d_, " ", M.spec_.str(), " ",
+           dtype_name(M.dtype()), " one");
+}
+
+// ---- products and projections (bf16 → float32 → one rounding) --------------------------------------
+
+void StructuredMatrix::mul_dense(const Tensor& Z, Side side, bool trans, const Tensor& out) const {
+  const char* op = "StructuredMatrix::mul_dense";
+  NG_CHECK(Z.dim() == 2 && out.dim() == 2, op, ": expected 2-D Z and out, got ", shape_str(Z.shape()), " and ",
+           shape_str(out.shape()));
+  const int64_t along = side == Side::left ? Z.size(0) : Z.size(1);
+  NG_CHECK(along == d_ && out.shape() == Z.shape(), op, ": a ", d_, "x", d_, " ", spec_.str(), " matrix ",
+           side == Side::left ? "left" : "right", "-multiplies Z with ", d_,
+           side == Side::left ? " rows" : " columns", " into an out of Z's shape; got Z ", shape_str(Z.shape()),
+           ", out ", shape_str(out.shape()));
+  NG_CHECK(Z.dtype() == dtype() && out.dtype() == dtype(), op, ": dtypes must match the matrix (",
+           dtype_name(dtype()), "), got Z ", dtype_name(Z.dtype()), ", out ", dtype_name(out.dtype()));
+  NG_CHECK((Z.size(1) <= 1 || Z.strides()[1] == 1) && (out.size(1) <= 1 || out.strides()[1] == 1), op,
+           ": Z and out must have last stride 1, got strides ", shape_str(Z.strides()), " and ",
+           shape_str(out.strides()));
+  if (Z.numel() == 0) return;
+  if (dtype() == DType::bf16) {
+    Tensor out32 = Tensor::empty(out.shape(), DType::f32, out.device());
+    widened()->mul_dense_impl(Z.to(DType::f32).contiguous(), side, trans, out32);
+    Tensor(out).copy_(out32);
+    return;
+  }
+  mul_dense_impl(Z, side, trans, out);
+}
+
+Tensor StructuredMatrix::mul_dense(const Tensor& Z, Side side, bool trans) const {
+  Tensor out = Tensor::empty(Z.shape(), dtype(), Z.device());
+  mul_dense(Z.contiguous(), side, trans, out);
+  return out;
+}
+
+StructuredPtr StructuredMatrix::product(const StructuredMatrix& M) const {
+  check_same_class(M, "StructuredMatrix::product");
+  if (dtype() == DType::bf16) return widened()->product_impl(*M.widened())->rounded_to(DType::bf16);
+  return product_impl(M);
+}
+
+StructuredPtr StructuredMatrix::inner_from_rows(const Tensor& X) const {
+  NG_CHECK(X.dim() == 2 && X.size(1) == d_ && X.dtype() == dtype(), "StructuredMatrix::inner_from_rows: expected X [R, ",
+           d_, "] of dtype ", dtype_name(dtype()), ", got ", X.describe());
+  const Tensor Y = mul_dense(X, Side::right, false);  // Y = X·K = (KᵀXᵀ)ᵀ, rounded once to the dtype
+  if (dtype() == DType::bf16) return widened()->project_gram_impl(Y.to(DType::f32))->rounded_to(DType::bf16);
+  return project_gram_impl(Y);
+}
+
+StructuredPtr StructuredMatrix::self_inner() const {
+  if (dtype() == DType::bf16) return widened()->self_inner_impl()->rounded_to(DType::bf16);
+  return self_inner_impl();
+}
+
+// ---- operations on the values -----------------------------------------------------------------------
+
+namespace {
+void require_cpu(const Tensor& t, const char* op) {
+  NG_CHECK(t.device().is_cpu(), op, ": structured-matrix value operations run on the CPU, got ", t.describe());
+}
+}  // namespace
+
+double StructuredMatrix::frobenius_norm() const {
+  require_cpu(values_, "StructuredMatrix::frobenius_norm");
+  double s = 0.0;
+  for (double v : values_.to_vector<double>()) s += v * v;
+  return std::sqrt(s);
+}
+
+double StructuredMatrix::inf_norm() const {
+  require_cpu(values_, "StructuredMatrix::inf_norm");
+  return dispatch_floating(dtype(), "StructuredMatrix::inf_norm", [&](auto t) {
+    using T = decltype(t);
+    const T* v = values_.data<T>();
+    double m = 0.0;
+    for (int64_t i = 0; i < values_.numel(); ++i) m = std::max(m, std::abs(static_cast<double>(v[i])));
+    return m;
+  });
+}
+
+bool StructuredMatrix::all_finite() const {
+  require_cpu(values_, "StructuredMatrix::all_finite");
+  return dispatch_floating(dtype(), "StructuredMatrix::all_finite", [&](auto t) {
+    using T = decltype(t);
+    const T* v = values_.data<T>();
+    for (int64_t i = 0; i < values_.numel(); ++i)
+      if (!std::isfinite(static_cast<double>(v[i]))) return false;
+    return true;
+  });
+}
+
+void StructuredMatrix::assign_combination(const std::vector<std::pair<double, const StructuredMatrix*>>& terms) {
+  require_cpu(values_, "StructuredMatrix::assign_combination");
+  for (const auto& [c, X] : terms) check_same_class(*X, "StructuredMatrix::assign_combination");
+  dispatch_floating(dtype(), "StructuredMatrix::assign_combination", [&](auto t) {
+    using T = decltype(t);
+    using A = acc_t<T>;
+    std::vector<const T*> src;
+    std::vector<A> coef;
+    for (const auto& [c, X] : terms) {
+      src.push_back(X->values_.template data<T>());
+      coef.push_back(static_cast<A>(c));
+    }
+    T* out = values_.data<T>();
+    for (int64_t i = 0; i < values_.numel(); ++i) {
+      A s = 0;
+      for (size_t k = 0; k < src.size(); ++k) s += coef[k] * static_cast<A>(src[k][i]);
+      out[i] = static_cast<T>(s);
+    }
+  });
+}
+
+void StructuredMatrix::copy_from(const StructuredMatrix& X) {
+  check_same_class(X, "StructuredMatrix::copy_from");
+  values_.copy_(X.values_);
+}
+
+// ---- dense helpers ----------------------------------------------------------------------------------
+
+namespace detail {
+
+Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols) {
+  return values.slice(0, offset, offset + rows * cols).view({rows, cols});
+}
+
+void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha, double beta) {
+  if (c.numel() == 0) return;
+  if ((ta ? a.size(0) : a.size(1)) == 0) {  // empty inner dimension: c = β·c (β is 0 or 1 here)
+    NG_CHECK(beta == 0.0 || beta == 1.0, "structure gemm: empty product with beta ", beta);
+    if (beta == 0.0) Tensor(c).zero_();
+    return;
+  }
+  NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
+}
+
+void add_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride, double x) {
+  require_cpu(values, "StructuredMatrix::diag_add");
+  dispatch_floating(values.dtype(), "StructuredMatrix::diag_add", [&](auto t) {
+    using T = decltype(t);
+    T* p = values.data<T>() + offset;
+    for (int64_t i = 0; i < n; ++i) p[i * stride] = static_cast<T>(static_cast<acc_t<T>>(p[i * stride]) + x);
+  });
+}
+
+double sum_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride) {
+  require_cpu(values, "StructuredMatrix::avgtr");
+  return dispatch_floating(values.dtype(), "StructuredMatrix::avgtr", [&](auto t) {
+    using T = decltype(t);
+    const T* p = values.data<T>() + offset;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(p[i * stride]);
+    return s;
+  });
+}
+
+HierarchicalDims hierarchical_dims(const StructureSpec& s, int64_t d) {
+  if (d <= s.k1) return {d, 0, 0};
+  if (d <= s.k1 + s.k2) return {s.k1, 0, d - s.k1};
+  return {s.k1, d - s.k1 - s.k2, s.k2};
+}
+
+}  // namespace detail
+
+}  // namespace ng::optim

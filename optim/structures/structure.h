@@ -1,0 +1,122 @@
+// optim/structures/structure.h — structured square matrices for SINGD's factors K, C and momenta m_K, m_C.
+//
+// A StructuredMatrix is a d×d matrix stored in its compact form: ONE contiguous 1-D tensor `values()` that
+// holds exactly the free parameters of the structure (d² for dense, d for diagonal and Toeplitz, …), in the
+// factor's dtype (float32, bfloat16 or float64). Everything SINGD needs (../shared/design/singd-spec.md §2.3,
+// §3) is an operation of this class:
+//   mul_dense        op(K)·Z or Z·op(K) with a dense row-major Z, op ∈ {id, transpose}   (§3.5: Kᵀ is not in
+//                    the class for one-sided structures, so transposed products are separate operations)
+//   product          K·M for M of the same class; the result stays in the class (§3.5, Lie-group closure)
+//   inner_from_rows  Π(Kᵀ Xᵀ X K) for rows X [R, d] — H_K of §2.2 with X = a, H_C with X = g
+//   self_inner       Π(KᵀK) — KtK of §2.3
+//   avgtr, diag_add, inf_norm (‖·‖∞ over the stored values, §3.2), frobenius_norm, nbytes
+// Π is the projection of §3.2 (the kept entry, 2× the entry where the mirror position is structurally zero,
+// means over shared Toeplitz positions). Each class implements these structurally: no dense d×d
+// intermediate except for `dense` itself (and to_dense(), which exists for tests and diagnostics).
+//
+// Precision: products accumulate in acc_t<T> (float32 for bf16) and round once per stored element;
+// element-wise combinations (`combine`) are evaluated in acc_t<T> and rounded once.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ng::optim {
+
+enum class StructureKind : uint8_t { dense, diagonal, block_diagonal, hierarchical, tril_toeplitz, triu_toeplitz };
+
+struct StructureSpec {
+  StructureKind kind = StructureKind::dense;
+  int64_t block_size = 30;  // block_diagonal: size of the full blocks (the last block holds d mod block_size)
+  int64_t k1 = 15, k2 = 15;  // hierarchical: maximal sizes of the dense corner blocks A (top-left), E (bottom-right)
+
+  // Accepts natgrad's names ("dense", "diagonal", "block_diagonal", "hierarchical", "tril_toeplitz",
+  // "triu_toeplitz") and the reference's keys ("block30diagonal", "hierarchical15_15", "triltoeplitz",
+  // "triutoeplitz"); the latter carry their sizes in the name.
+  static StructureSpec parse(const std::string& name);
+  std::string name() const;  // natgrad name, e.g. "hierarchical"
+  std::string str() const;   // with sizes, e.g. "hierarchical(15,15)", "block_diagonal(30)"
+  // Number of stored values of a d×d matrix of this structure (§3.1 table).
+  int64_t num_values(int64_t d) const;
+  bool operator==(const StructureSpec& o) const = default;
+};
+
+enum class Side : uint8_t { left, right };  // left: op(K)·Z, right: Z·op(K)
+
+class StructuredMatrix {
+ public:
+  virtual ~StructuredMatrix() = default;
+
+  // ---- construction ---------------------------------------------------------------------------------
+  static std::unique_ptr<StructuredMatrix> identity(const StructureSpec& spec, int64_t d, DType dtype,
+                                                    Device device = Device::cpu());
+  static std::unique_ptr<StructuredMatrix> zeros(const StructureSpec& spec, int64_t d, DType dtype,
+                                                 Device device = Device::cpu());
+  // Wraps `values` (1-D, spec.num_values(d) elements; made contiguous) — used by state loading and tests.
+  static std::unique_ptr<StructuredMatrix> from_values(const StructureSpec& spec, int64_t d, Tensor values);
+  std::unique_ptr<StructuredMatrix> clone() const;
+  std::unique_ptr<StructuredMatrix> zeros_like() const;
+
+  // ---- metadata -------------------------------------------------------------------------------------
+  const StructureSpec& spec() const { return spec_; }
+  int64_t dim() const { return d_; }
+  DType dtype() const { return values_.dtype(); }
+  const Tensor& values() const { return values_; }
+  size_t nbytes() const { return values_.nbytes(); }
+
+  // ---- products with dense matrices -----------------------------------------------------------------
+  // out = op(K)·Z (Side::left, Z [d, n]) or Z·op(K) (Side::right, Z [n, d]); op = transpose if `trans`.
+  // Z and out are 2-D with last stride 1, in this matrix's dtype; out must not overlap Z.
+  void mul_dense(const Tensor& Z, Side side, bool trans, const Tensor& out) const;
+  Tensor mul_dense(const Tensor& Z, Side side, bool trans) const;  // allocates a contiguous out
+
+  // ---- closure and projections ----------------------------------------------------------------------
+  // K·M with M of the same structure and dimension.
+  std::unique_ptr<StructuredMatrix> product(const StructuredMatrix& M) const;
+  // Π(Kᵀ Xᵀ X K) for X [R, d] (rows, e.g. the captured `a`), computed from Y = X·K as Π(YᵀY).
+  std::unique_ptr<StructuredMatrix> inner_from_rows(const Tensor& X) const;
+  // Π(KᵀK).
+  std::unique_ptr<StructuredMatrix> self_inner() const;
+
+  // ---- scalars and in-place updates -----------------------------------------------------------------
+  virtual double avgtr() const = 0;            // tr(K)/d
+  virtual void diag_add(double v) = 0;         // K ← K + v·I
+  virtual double frobenius_norm() const;       // ‖K‖_F (default: 2-norm of the values)
+  double inf_norm() const;                     // max |stored value| (§3.2)
+  bool all_finite() const;
+  // this ← Σ_i c_i·X_i (same structure, dim, dtype), evaluated in acc_t<T> and rounded once per value.
+  // `this` may be one of the X_i.
+  void assign_combination(const std::vector<std::pair<double, const StructuredMatrix*>>& terms);
+  void add_(const StructuredMatrix& X, double alpha) { assign_combination({{1.0, this}, {alpha, &X}}); }
+  void copy_from(const StructuredMatrix& X);
+
+  // Dense d×d copy (tests, diagnostics).
+  virtual Tensor to_dense() const = 0;
+
+ protected:
+  StructuredMatrix(const StructureSpec& spec, int64_t d, Tensor values);
+
+  // The structure-specific kernels. They only ever see float32 or float64: for bfloat16 the public
+  // wrappers widen the operands to float32 (exact), call these, and round each result element once.
+  virtual void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const = 0;
+  virtual std::unique_ptr<StructuredMatrix> product_impl(const StructuredMatrix& M) const = 0;
+  virtual std::unique_ptr<StructuredMatrix> project_gram_impl(const Tensor& Y) const = 0;  // Π(YᵀY), Y [R, d]
+  virtual std::unique_ptr<StructuredMatrix> self_inner_impl() const = 0;
+
+  std::unique_ptr<StructuredMatrix> widened() const;  // float32 copy of a bfloat16 matrix
+  std::unique_ptr<StructuredMatrix> rounded_to(DType t) const;
+  void check_same_class(const StructuredMatrix& M, const char* op) const;
+  std::unique_ptr<StructuredMatrix> make(Tensor values) const { return from_values(spec_, d_, std::move(values)); }
+
+  StructureSpec spec_;
+  int64_t d_;
+  Tensor values_;
+};
+
+using StructuredPtr = std::unique_ptr<StructuredMatrix>;
+
+}  // namespace ng::optim

@@ -1,0 +1,137 @@
+// tests/apps/app_test_util.h — helpers for the natgrad CLI tests: run the built `natgrad` binary
+// (fork/exec, output captured), temporary folders, small configs on a few hundred real CIFAR-10 images.
+#pragma once
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace ng::app::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string natgrad_binary() { return std::string(NATGRAD_BINARY_DIR) + "/natgrad"; }
+inline std::string cifar_root() { return std::string(NATGRAD_SOURCE_DIR) + "/../shared/data"; }
+
+// A fresh folder under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "natgrad-apps-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+inline std::string write_config(const std::string& path, const nlohmann::json& j) {
+  write_file(path, j.dump(2));
+  return path;
+}
+
+inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// Starts `natgrad args...` with stdout and stderr going to `log`; returns the child's pid.
+inline pid_t spawn_natgrad(const std::vector<std::string>& args, const std::string& log) {
+  const std::string bin = natgrad_binary();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+struct RunResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string output;  // stdout and stderr
+};
+
+inline RunResult run_natgrad(const std::vector<std::string>& args) {
+  const std::string log = (fs::temp_directory_path() / ("natgrad-apps-log-" + std::to_string(getpid()))).string();
+  const pid_t pid = spawn_natgrad(args, log);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.output = read_file(log);
+  std::remove(log.c_str());
+  return r;
+}
+
+// A small but complete run: a conv → BN → ReLU → pool → dropout → linear net on the first 384 CIFAR-10
+// training and 128 test images, 3 epochs of 12 batches, SINGD with curvature every 2 steps, checkpoints
+// every 5 steps, a log line every step.
+inline nlohmann::json tiny_config() {
+  nlohmann::json j = nlohmann::json::parse(R"({
+    "name": "tiny", "seed": 3, "threads": 2,
+    "model": {"type": "sequential", "layers": [
+      {"type": "conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "padding": 1},
+      {"type": "batchnorm2d", "num_features": 8},
+      {"type": "relu"},
+      {"type": "maxpool2d", "kernel_size": 4},
+      {"type": "flatten"},
+      {"type": "dropout", "p": 0.1},
+      {"type": "linear", "in_features": 512, "out_features": 10}]},
+    "data": {"train_subset": 384, "test_subset": 128, "workers": 2},
+    "optimizer": {"type": "singd", "lr": 0.02, "T": 2, "structure_K": "diagonal", "structure_C": "dense"},
+    "schedules": {"lr": {"type": "cosine", "warmup_epochs": 0.5}},
+    "train": {"epochs": 3, "batch_size": 32, "label_smoothing": 0.1},
+    "eval": {"batch_size": 64, "target_accuracy": 0.15},
+    "checkpoint": {"interval_steps": 5},
+    "log": {"interval_steps": 1, "diagnostics_interval_steps": 2, "progress": "lines"}
+  })");
+  j["data"]["root"] = cifar_root();
+  return j;
+}
+
+// metrics.jsonl without the fields that measure time (which differ between two runs of one config).
+inline std::vector<nlohmann::json> metrics_without_timing(const std::string& run_dir) {
+  std::vector<nlohmann::json> out = read_jsonl(run_dir + "/metrics.jsonl");
+  for (auto& j : out)
+    for (const char* k : {"time", "images_per_s", "epoch_seconds", "eval_seconds", "peak_memory_bytes"}) j.erase(k);
+  return out;
+}
+
+}  // namespace ng::app::testing

@@ -1,0 +1,48 @@
+// tests/optim/fake_layer.h — a CurvatureLayer whose captures the test supplies, so that optimizer tests can
+// feed exactly the matrices `a`, `g` and gradients of a reference run (no forward/backward pass involved).
+#pragma once
+#include <string>
+
+#include "layers/curvature.h"
+
+namespace ng::optim::testing {
+
+class FakeLayer : public CurvatureLayer {
+ public:
+  FakeLayer(int64_t in, int64_t out, bool with_bias, DType dt = DType::f32)
+      : in_(in), out_(out), w_(Tensor::zeros({out, in}, dt)), b_(with_bias ? Tensor::zeros({out}, dt) : Tensor()) {
+    w_.set_requires_grad(true);
+    if (with_bias) b_.set_requires_grad(true);
+  }
+  // A conv-shaped weight [out, c, kh, kw] (in = c·kh·kw).
+  FakeLayer(const Shape& weight_shape, bool with_bias, DType dt = DType::f32)
+      : FakeLayer(numel(weight_shape) / weight_shape[0], weight_shape[0], with_bias, dt) {
+    w_ = Tensor::zeros(weight_shape, dt).set_requires_grad(true);
+  }
+
+  Tensor& weight() override { return w_; }
+  Tensor* bias() override { return b_.defined() ? &b_ : nullptr; }
+  int64_t d_in() const override { return in_ + (b_.defined() ? 1 : 0); }
+  int64_t d_out() const override { return out_; }
+  std::string kind() const override { return "Fake"; }
+
+  // What a forward + backward pass with a pending request would leave behind.
+  void capture(const Tensor& a, const Tensor& g) {
+    if (!request_) return;
+    captured_.a = a.to(request_->dtype_a).contiguous();
+    captured_.g = g.to(request_->dtype_g).contiguous();
+  }
+  const std::optional<CaptureRequest>& request() const { return request_; }
+
+  // Sets .grad of W and b from a gradient matrix Gm = [∇W | ∇b] of shape [out, in (+1)].
+  void set_grad_matrix(const Tensor& Gm) {
+    w_.set_grad(Gm.slice(1, 0, in_).contiguous().view(w_.shape()).to(w_.dtype()));
+    if (b_.defined()) b_.set_grad(Gm.slice(1, in_, in_ + 1).contiguous().view({out_}).to(b_.dtype()));
+  }
+
+ private:
+  int64_t in_, out_;
+  Tensor w_, b_;
+};
+
+}  // namespace ng::optim::testing
