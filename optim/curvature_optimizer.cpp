@@ -168,21 +168,16 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
     const Tensor& W = *param(L.w).tensor;
     const int64_t dw = L.d_i - (L.has_bias ? 1 : 0);
     const Tensor nw = N.slice(1, 0, dw).contiguous().view(W.shape());
-    RuleResult r = sgd_rule(W, nw, param_state(L.w), rule(L.w));
-    ctx.p_new[L.w] = std::move(r.p_new);
-    ctx.next[L.w] = std::move(r.next);
+    ctx.set(L.w, sgd_rule(W, nw, param_state(L.w), rule(L.w), ctx.reuse(L.w)));
     if (L.has_bias) {
       const Tensor& B = *param(L.b).tensor;
-      RuleResult rb = sgd_rule(B, N.slice(1, dw, dw + 1).contiguous().view(B.shape()), param_state(L.b), rule(L.b));
-      ctx.p_new[L.b] = std::move(rb.p_new);
-      ctx.next[L.b] = std::move(rb.next);
+      ctx.set(L.b, sgd_rule(B, N.slice(1, dw, dw + 1).contiguous().view(B.shape()), param_state(L.b), rule(L.b),
+                            ctx.reuse(L.b)));
     }
   }
   for (size_t i = 0; i < num_params(); ++i) {
     if (preconditioned_[i] || !ctx.grad[i].defined()) continue;
-    RuleResult r = common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i));
-    ctx.p_new[i] = std::move(r.p_new);
-    ctx.next[i] = std::move(r.next);
+    ctx.set(i, common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i), ctx.reuse(i)));
   }
 }
 

@@ -90,6 +90,7 @@ void Optimizer::init_groups(const std::string& who, std::vector<std::vector<Para
     groups_.push_back(std::move(g));
   }
   state_.resize(params_.size());
+  spare_.resize(params_.size());
 }
 
 const std::vector<ParamRef>& Optimizer::group_params(size_t g) const {
@@ -168,6 +169,8 @@ StepReport Optimizer::step() {
   ctx.grad.resize(params_.size());
   ctx.p_new.resize(params_.size());
   ctx.next.resize(params_.size());
+  ctx.delta_sq.assign(params_.size(), 0.0);
+  ctx.spare = &spare_;
   double sq = 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor g = params_[i].tensor->grad();
@@ -185,16 +188,16 @@ StepReport Optimizer::step() {
   if (grad_clip_ > 0.0 && rep.grad_norm > grad_clip_) rep.clip_factor = std::min(1.0, grad_clip_ / (rep.grad_norm + 1e-6));
   ctx.grad_mult = rep.clip_factor / grad_scale_;
 
+  discard();  // nothing staged may survive from an earlier step() that threw
   prepare(ctx);
   if (!ctx.failure.empty()) {
     discard();
     return skip(rep, ctx.failure, ctx.where);
   }
-  std::vector<double> usq(params_.size(), 0.0);  // ‖p' − p‖² per parameter
+  std::vector<double>& usq = ctx.delta_sq;  // ‖p' − p‖² per parameter, non-finite iff p' is
   double total = 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!ctx.p_new[i].defined()) continue;
-    usq[i] = update_sum_squares(*params_[i].tensor, ctx.p_new[i]);  // non-finite iff p' is (p is finite)
     if (!std::isfinite(usq[i])) {
       discard();
       return skip(rep, "non-finite update", params_[i].name);
@@ -209,6 +212,8 @@ StepReport Optimizer::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!ctx.p_new[i].defined()) continue;
     apply_update(*params_[i].tensor, ctx.p_new[i], rep.cap_factor);
+    spare_[i].next = std::move(state_[i]);
+    spare_[i].p_new = ctx.p_new[i];
     state_[i] = std::move(ctx.next[i]);
   }
   commit();

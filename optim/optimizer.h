@@ -140,9 +140,18 @@ class Optimizer {
     std::vector<Tensor> grad;          // per flat parameter; undefined = no gradient
     std::vector<Tensor> p_new;         // out: new value per flat parameter (undefined = unchanged)
     std::vector<ParamState> next;      // out: new rule state per flat parameter (when p_new is defined)
+    std::vector<double> delta_sq;      // out: ‖p_new − p‖² per flat parameter
     std::string failure, where;        // out: set to abandon the step (e.g. non-finite factors)
+    const std::vector<RuleResult>* spare = nullptr;  // storage the rules may reuse (see rules.h)
     // The gradient of flat parameter i scaled by grad_mult (a copy only when grad_mult ≠ 1).
     Tensor scaled_grad(size_t i) const;
+    const RuleResult* reuse(size_t i) const { return &(*spare)[i]; }
+    // Records the rule's result for flat parameter i.
+    void set(size_t i, RuleResult&& r) {
+      p_new[i] = std::move(r.p_new);
+      next[i] = std::move(r.next);
+      delta_sq[i] = r.delta_sq;
+    }
   };
 
   Optimizer() = default;
@@ -188,6 +197,7 @@ class Optimizer {
   std::vector<ParamRef> params_;
   std::vector<size_t> param_group_;
   std::vector<ParamState> state_;
+  std::vector<RuleResult> spare_;  // last step's replaced buffers and new values, recycled as storage
   std::vector<Binding> schedules_;
   int64_t t_ = 0;
   double grad_clip_ = 0.0, update_cap_ = 0.0;

@@ -1,7 +1,9 @@
 // optim/rules.cpp — SGD and AdamW element loops (see rules.h for the formulas and rounding points).
 #include "optim/rules.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "core/parallel.h"
@@ -35,6 +37,17 @@ double chunked_sum(int64_t n, F&& f) {
   double s = 0.0;
   for (double v : part) s += v;
   return s;
+}
+
+// Storage for a result tensor shaped like p: `offer` when it fits and is none of `inputs`, else fresh.
+Tensor storage_like(const Tensor& p, const Tensor* offer, std::initializer_list<const Tensor*> inputs) {
+  if (offer && offer->defined() && offer->shape() == p.shape() && offer->dtype() == p.dtype() &&
+      offer->device() == p.device() && offer->is_contiguous()) {
+    bool clash = false;
+    for (const Tensor* t : inputs) clash = clash || (t->defined() && t->storage() == offer->storage());
+    if (!clash) return *offer;
+  }
+  return Tensor::empty(p.shape(), p.dtype(), p.device());
 }
 
 void check_hyper(bool ok, const std::string& where, const char* name, double v, const char* expect) {
@@ -77,14 +90,22 @@ A fma_(A a, A b, A c) {
   return std::fma(a, b, c);
 }
 
-RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s, const SgdHyper& h) {
+template <class T>
+double delta_sq(T now, T before) {
+  const double d = static_cast<double>(now) - static_cast<double>(before);
+  return d * d;
+}
+
+RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s, const SgdHyper& h,
+                    const RuleResult* reuse) {
   check_pair(p_in, d_in, "sgd_rule");
   const Tensor p = p_in.contiguous(), d = d_in.contiguous();
   const bool use_buf = h.momentum != 0.0, first = !s.momentum_buffer.defined();
+  const std::initializer_list<const Tensor*> inputs = {&p, &d, &s.momentum_buffer};
   RuleResult r;
   r.next = s;
-  r.p_new = Tensor::empty(p.shape(), p.dtype(), p.device());
-  if (use_buf) r.next.momentum_buffer = Tensor::empty(p.shape(), p.dtype(), p.device());
+  r.p_new = storage_like(p, reuse ? &reuse->p_new : nullptr, inputs);
+  if (use_buf) r.next.momentum_buffer = storage_like(p, reuse ? &reuse->next.momentum_buffer : nullptr, inputs);
   const Tensor old_buf = use_buf && !first ? s.momentum_buffer.contiguous() : Tensor();
   dispatch_floating(p.dtype(), "sgd_rule", [&](auto tag) {
     using T = decltype(tag);
@@ -97,33 +118,34 @@ RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s,
     const T* pb = old_buf.defined() ? old_buf.data<T>() : nullptr;
     T* nb = use_buf ? r.next.momentum_buffer.data<T>() : nullptr;
     T* out = r.p_new.data<T>();
-    parallel_for(p.numel(), kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const A pi = static_cast<A>(pp[i]);
-        A di = static_cast<A>(pd[i]);
-        if (h.weight_decay != 0.0) di = round(fma_(wd, pi, di));                // d.add(p, alpha=γ)
-        if (use_buf) {
-          const A buf = pb ? round(fma_(damp, di, round(mu * static_cast<A>(pb[i]))))  // buf·μ + (1−τ)·d
-                           : di;
-          nb[i] = static_cast<T>(buf);
-          di = h.nesterov ? round(fma_(mu, buf, di)) : buf;                      // d + μ·buf, or buf
-        }
-        out[i] = static_cast<T>(fma_(neg_lr, di, pi));                           // p.add_(d, alpha=−η)
+    r.delta_sq = chunked_sum(p.numel(), [&](int64_t i) {
+      const A pi = static_cast<A>(pp[i]);
+      A di = static_cast<A>(pd[i]);
+      if (h.weight_decay != 0.0) di = round(fma_(wd, pi, di));                // d.add(p, alpha=γ)
+      if (use_buf) {
+        const A buf = pb ? round(fma_(damp, di, round(mu * static_cast<A>(pb[i]))))  // buf·μ + (1−τ)·d
+                         : di;
+        nb[i] = static_cast<T>(buf);
+        di = h.nesterov ? round(fma_(mu, buf, di)) : buf;                      // d + μ·buf, or buf
       }
+      out[i] = static_cast<T>(fma_(neg_lr, di, pi));                           // p.add_(d, alpha=−η)
+      return delta_sq(out[i], pp[i]);
     });
   });
   return r;
 }
 
-RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& s, const AdamWHyper& h) {
+RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& s, const AdamWHyper& h,
+                      const RuleResult* reuse) {
   check_pair(p_in, g_in, "adamw_rule");
   const Tensor p = p_in.contiguous(), g = g_in.contiguous();
+  const std::initializer_list<const Tensor*> inputs = {&p, &g, &s.exp_avg, &s.exp_avg_sq};
   RuleResult r;
   r.next = s;
   r.next.step = s.step + 1;
-  r.next.exp_avg = Tensor::empty(p.shape(), p.dtype(), p.device());
-  r.next.exp_avg_sq = Tensor::empty(p.shape(), p.dtype(), p.device());
-  r.p_new = Tensor::empty(p.shape(), p.dtype(), p.device());
+  r.next.exp_avg = storage_like(p, reuse ? &reuse->next.exp_avg : nullptr, inputs);
+  r.next.exp_avg_sq = storage_like(p, reuse ? &reuse->next.exp_avg_sq : nullptr, inputs);
+  r.p_new = storage_like(p, reuse ? &reuse->p_new : nullptr, inputs);
   const Tensor m_old = s.exp_avg.defined() ? s.exp_avg.contiguous() : Tensor::zeros(p.shape(), p.dtype());
   const Tensor v_old = s.exp_avg_sq.defined() ? s.exp_avg_sq.contiguous() : Tensor::zeros(p.shape(), p.dtype());
   const double k = static_cast<double>(r.next.step);
@@ -139,18 +161,17 @@ RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& 
     const bool low_weight = std::abs(1.0 - h.beta1) < 0.5;
     const T *pp = p.data<T>(), *pg = g.data<T>(), *pm = m_old.data<T>(), *pv = v_old.data<T>();
     T *nm = r.next.exp_avg.data<T>(), *nv = r.next.exp_avg_sq.data<T>(), *out = r.p_new.data<T>();
-    parallel_for(p.numel(), kGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const A gi = static_cast<A>(pg[i]), mo = static_cast<A>(pm[i]);
-        const A pi = h.weight_decay != 0.0 ? round(static_cast<A>(pp[i]) * decay) : static_cast<A>(pp[i]);
-        const A diff = round(gi - mo);  // m.lerp_(g, 1 − β1)
-        const A mi = round(low_weight ? fma_(w1, diff, mo) : fma_(-(A(1) - w1), diff, gi));
-        const A vi = round(fma_(round(w2 * gi), gi, round(static_cast<A>(pv[i]) * b2)));  // v·β2 + (1−β2)·g·g
-        const A denom = round(round(round(std::sqrt(vi)) / bc2) + eps);
-        nm[i] = static_cast<T>(mi);
-        nv[i] = static_cast<T>(vi);
-        out[i] = static_cast<T>(pi + round(round(neg_step * mi) / denom));  // p.addcdiv_(m, denom, −η/(1−β1ᵏ))
-      }
+    r.delta_sq = chunked_sum(p.numel(), [&](int64_t i) {
+      const A gi = static_cast<A>(pg[i]), mo = static_cast<A>(pm[i]);
+      const A pi = h.weight_decay != 0.0 ? round(static_cast<A>(pp[i]) * decay) : static_cast<A>(pp[i]);
+      const A diff = round(gi - mo);  // m.lerp_(g, 1 − β1)
+      const A mi = round(low_weight ? fma_(w1, diff, mo) : fma_(-(A(1) - w1), diff, gi));
+      const A vi = round(fma_(round(w2 * gi), gi, round(static_cast<A>(pv[i]) * b2)));  // v·β2 + (1−β2)·g·g
+      const A denom = round(round(round(std::sqrt(vi)) / bc2) + eps);
+      nm[i] = static_cast<T>(mi);
+      nv[i] = static_cast<T>(vi);
+      out[i] = static_cast<T>(pi + round(round(neg_step * mi) / denom));  // p.addcdiv_(m, denom, −η/(1−β1ᵏ))
+      return delta_sq(out[i], pp[i]);
     });
   });
   return r;
@@ -159,10 +180,6 @@ RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& 
 void apply_update(Tensor& p, const Tensor& p_new_in, double alpha) {
   check_pair(p, p_new_in, "apply_update");
   NG_CHECK(p.is_contiguous(), "apply_update: parameters must be contiguous, got ", p.describe());
-  if (alpha == 1.0) {
-    p.copy_(p_new_in);
-    return;
-  }
   const Tensor q = p_new_in.contiguous();
   dispatch_floating(p.dtype(), "apply_update", [&](auto tag) {
     using T = decltype(tag);
@@ -171,23 +188,14 @@ void apply_update(Tensor& p, const Tensor& p_new_in, double alpha) {
     const T* pq = q.data<T>();
     const A a = static_cast<A>(alpha);
     parallel_for(p.numel(), kGrain, [&](int64_t b, int64_t e) {
+      if (alpha == 1.0) {
+        std::copy(pq + b, pq + e, pp + b);
+        return;
+      }
       for (int64_t i = b; i < e; ++i) {
         const A old = static_cast<A>(pp[i]);
         pp[i] = static_cast<T>(old + a * (static_cast<A>(pq[i]) - old));
       }
-    });
-  });
-}
-
-double update_sum_squares(const Tensor& p_in, const Tensor& p_new_in) {
-  check_pair(p_in, p_new_in, "update_sum_squares");
-  const Tensor p = p_in.contiguous(), q = p_new_in.contiguous();
-  return dispatch_floating(p.dtype(), "update_sum_squares", [&](auto tag) {
-    using T = decltype(tag);
-    const T *pp = p.data<T>(), *pq = q.data<T>();
-    return chunked_sum(p.numel(), [&](int64_t i) {
-      const double d = static_cast<double>(pq[i]) - static_cast<double>(pp[i]);
-      return d * d;
     });
   });
 }

@@ -57,21 +57,28 @@ struct ParamState {
 };
 
 struct RuleResult {
-  Tensor p_new;     // the updated parameter (a new tensor, same shape and dtype as p)
-  ParamState next;  // the state after this update
+  Tensor p_new;         // the updated parameter (a new tensor, same shape and dtype as p)
+  ParamState next;      // the state after this update
+  double delta_sq = 0;  // ‖p_new − p‖² in float64 (non-finite iff p_new is, for a finite p)
 };
 
 // p: the parameter; d: the direction (gradient, or preconditioned gradient), same shape; any floating
-// dtype (both the same), contiguous or not.
-RuleResult sgd_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h);
-RuleResult adamw_rule(const Tensor& p, const Tensor& g, const ParamState& s, const AdamWHyper& h);
+// dtype (both the same), contiguous or not. `reuse` (optional) offers the tensors of an earlier result as
+// storage for this one (a tensor is taken only if it fits and is not one of the inputs): optimizers recycle
+// last step's buffers instead of allocating fresh memory every step.
+RuleResult sgd_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h,
+                    const RuleResult* reuse = nullptr);
+RuleResult adamw_rule(const Tensor& p, const Tensor& g, const ParamState& s, const AdamWHyper& h,
+                      const RuleResult* reuse = nullptr);
 
 // Overloads that pick the rule from the hyper-parameter type.
-inline RuleResult run_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h) {
-  return sgd_rule(p, d, s, h);
+inline RuleResult run_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h,
+                           const RuleResult* reuse = nullptr) {
+  return sgd_rule(p, d, s, h, reuse);
 }
-inline RuleResult run_rule(const Tensor& p, const Tensor& d, const ParamState& s, const AdamWHyper& h) {
-  return adamw_rule(p, d, s, h);
+inline RuleResult run_rule(const Tensor& p, const Tensor& d, const ParamState& s, const AdamWHyper& h,
+                           const RuleResult* reuse = nullptr) {
+  return adamw_rule(p, d, s, h, reuse);
 }
 
 // The rule SINGD and KFAC apply to parameters they cannot precondition (BatchNorm, …).
@@ -84,16 +91,14 @@ struct FallbackRule {
     auto prefixed = [&](const char* n, double& v) { f(prefixed_name(n), v); };
     if (kind == Kind::sgd) sgd.numbers(prefixed); else adamw.numbers(prefixed);
   }
-  RuleResult run(const Tensor& p, const Tensor& d, const ParamState& s) const {
-    return kind == Kind::sgd ? sgd_rule(p, d, s, sgd) : adamw_rule(p, d, s, adamw);
+  RuleResult run(const Tensor& p, const Tensor& d, const ParamState& s, const RuleResult* reuse = nullptr) const {
+    return kind == Kind::sgd ? sgd_rule(p, d, s, sgd, reuse) : adamw_rule(p, d, s, adamw, reuse);
   }
   static const char* prefixed_name(const char* n);  // "lr" -> "fallback.lr" (interned)
 };
 
 // p ← p + α·(p_new − p) in place (same shape and dtype); α = 1 copies p_new exactly.
 void apply_update(Tensor& p, const Tensor& p_new, double alpha);
-// Σ (p_new − p)² in float64.
-double update_sum_squares(const Tensor& p, const Tensor& p_new);
 
 // Σ x² in float64 (norms for clipping and diagnostics; non-finite iff some element is, for float32/bf16).
 double sum_squares(const Tensor& x);

@@ -9,11 +9,20 @@
 //            over rows (no d×d intermediate, unlike the reference which forms SSᵀ);
 //   Π(KᵀK)   t_k = Σ_u (d−k−u)·p_u·p_{u+k}  (the same for tril and triu);
 //   K·K'     (p ∗ q)_k = Σ_{j≤k} p_j q_{k−j}, the causal convolution truncated to d (commutative);
-//   op(K)·Z  for a lower op(K): out_i = Σ_k p_k Z_{i−k}; dense products cost O(d²n), storage is O(d).
+//   op(K)·Z  for a lower op(K): out_i = Σ_k p_k Z_{i−k}; O(d²n) like dense, storage O(d).
 //   ‖K‖_F² = Σ_k (d−k)·p_k²;  avgtr = p_0;  diag_add touches p_0 only.
+// Blocked evaluation (so the O(d²n) and O(d²R) work runs as GEMMs, still without a d×d matrix): cut the
+// indices into nb blocks of b (the last one zero-padded). Block (i, i−δ) of a lower Toeplitz L is the same
+// b×b Toeplitz block T_δ for every i, T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)), so
+//   L·Z:   out_i = Σ_δ T_δ Z_{i−δ}        Lᵀ·Z:  out_i = Σ_δ T_δᵀ Z_{i+δ}     (row blocks of Z)
+//   Z·L:   out_j = Σ_δ Z_{j+δ} T_δ         Z·Lᵀ:  out_j = Σ_δ Z_{j−δ} T_δᵀ     (column blocks of Z)
+// and with the blocks of Z laid side by side (packed) each δ is ONE GEMM over all blocks at once. Likewise
+// Π(YᵀY): S_δ = Σ_i Y_iᵀ Y_{i+δ} (column blocks, one GEMM per δ), and t_k collects S_δ[u][v] at
+// k = δb + v − u ≥ 0.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
-#include "core/parallel.h"
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim::detail {
@@ -47,37 +56,28 @@ class Toeplitz final : public StructuredMatrix {
  protected:
   void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
     const bool low = lower() != trans;  // op(K) is lower-triangular
-    dispatch_wide(dtype(), "toeplitz::mul_dense", [&](auto t) {
-      using T = decltype(t);
-      const T* p = values_.data<T>();
-      const T* z = Z.data<T>();
-      T* o = out.data<T>();
-      const int64_t rows = Z.size(0), cols = Z.size(1), zs = Z.strides()[0], os = out.strides()[0], d = d_;
-      parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
-        for (int64_t i = r0; i < r1; ++i) {
-          T* oi = o + i * os;
-          for (int64_t j = 0; j < cols; ++j) oi[j] = T(0);
-          if (side == Side::left) {  // out_i = Σ_k p_k Z_{i∓k} (rows)
-            const int64_t kmax = low ? i : d - 1 - i;
-            for (int64_t k = 0; k <= kmax; ++k) {
-              const T* zr = z + (low ? i - k : i + k) * zs;
-              const T pk = p[k];
-              for (int64_t j = 0; j < cols; ++j) oi[j] += pk * zr[j];
-            }
-          } else {  // Z·op(K): lower → out_j = Σ_k p_k Z_{j+k}; upper → out_j = Σ_k p_k Z_{j−k} (within row i)
-            const T* zi = z + i * zs;
-            for (int64_t k = 0; k < d; ++k) {
-              const T pk = p[k];
-              if (low) {
-                for (int64_t j = 0; j < d - k; ++j) oi[j] += pk * zi[j + k];
-              } else {
-                for (int64_t j = k; j < d; ++j) oi[j] += pk * zi[j - k];
-              }
-            }
-          }
-        }
-      });
-    });
+    const int64_t b = block(), nb = (d_ + b - 1) / b;
+    if (side == Side::left) {  // row blocks: packed [b, nb·n], block m in columns [m·n, (m+1)·n)
+      const int64_t n = Z.size(1);
+      const Tensor Zp = pack_rows(Z, b, nb), Op = Tensor::zeros({b, nb * n}, dtype(), out.device());
+      for (int64_t dl = 0; dl < nb; ++dl) {
+        const Tensor T = toeplitz_block(dl, b);
+        const int64_t w = (nb - dl) * n;
+        if (low) gemm(T, false, Zp.slice(1, 0, w), false, Op.slice(1, dl * n, nb * n), 1.0, 1.0);
+        else gemm(T, true, Zp.slice(1, dl * n, nb * n), false, Op.slice(1, 0, w), 1.0, 1.0);
+      }
+      unpack_rows(Op, b, out);
+    } else {  // column blocks: packed [nb·n, b], block m in rows [m·n, (m+1)·n)
+      const int64_t n = Z.size(0);
+      const Tensor Zv = pack_cols(Z, b, nb), Ov = Tensor::zeros({nb * n, b}, dtype(), out.device());
+      for (int64_t dl = 0; dl < nb; ++dl) {
+        const Tensor T = toeplitz_block(dl, b);
+        const int64_t h = (nb - dl) * n;
+        if (low) gemm(Zv.slice(0, dl * n, nb * n), false, T, false, Ov.slice(0, 0, h), 1.0, 1.0);
+        else gemm(Zv.slice(0, 0, h), false, T, true, Ov.slice(0, dl * n, nb * n), 1.0, 1.0);
+      }
+      unpack_cols(Ov, b, out);
+    }
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override {
@@ -96,33 +96,24 @@ class Toeplitz final : public StructuredMatrix {
   }
 
   StructuredPtr project_gram_impl(const Tensor& Y) const override {
+    const int64_t b = block(), nb = (d_ + b - 1) / b, R = Y.size(0);
+    const Tensor Yv = pack_cols(Y, b, nb);
+    std::vector<double> tk(static_cast<size_t>(d_), 0.0);
+    for (int64_t dl = 0; dl < nb; ++dl) {  // S_δ = Σ_i Y_iᵀ Y_{i+δ}
+      const Tensor S = Tensor::empty({b, b}, dtype(), Y.device());
+      gemm(Yv.slice(0, 0, (nb - dl) * R), true, Yv.slice(0, dl * R, nb * R), false, S);
+      const auto sv = S.to_vector<double>();
+      for (int64_t u = 0; u < b; ++u)
+        for (int64_t v = dl == 0 ? u : 0; v < b; ++v) {
+          const int64_t k = dl * b + v - u;
+          if (k < d_) tk[static_cast<size_t>(k)] += sv[static_cast<size_t>(u * b + v)];
+        }
+    }
     auto r = zeros_like();
     dispatch_wide(dtype(), "toeplitz::inner_from_rows", [&](auto t) {
       using T = decltype(t);
-      const T* y = Y.data<T>();
-      const int64_t rows = Y.size(0), ys = Y.strides()[0], d = d_;
-      // Per-chunk partial lag sums, combined in chunk order (bitwise reproducible).
-      const int64_t chunks = parallel_chunks(rows, 8);
-      std::vector<std::vector<T>> part(static_cast<size_t>(chunks), std::vector<T>(static_cast<size_t>(d), T(0)));
-      parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          int64_t b, e;
-          chunk_bounds(rows, chunks, c, &b, &e);
-          T* tk = part[static_cast<size_t>(c)].data();
-          for (int64_t i = b; i < e; ++i) {  // t_k += Σ_j y_j·y_{j+k}, as axpys over k (vectorisable)
-            const T* yi = y + i * ys;
-            for (int64_t j = 0; j < d; ++j) {
-              const T yj = yi[j];
-              const T* shifted = yi + j;
-              for (int64_t k = 0; k < d - j; ++k) tk[k] += yj * shifted[k];
-            }
-          }
-        }
-      });
-      std::vector<T> tsum(static_cast<size_t>(d), T(0));
-      for (const auto& pc : part)
-        for (int64_t k = 0; k < d; ++k) tsum[static_cast<size_t>(k)] += pc[static_cast<size_t>(k)];
-      normalise(tsum.data(), r->values().template data<T>());
+      std::vector<T> t_k(tk.begin(), tk.end());
+      normalise(t_k.data(), r->values().template data<T>());
     });
     return r;
   }
@@ -145,6 +136,63 @@ class Toeplitz final : public StructuredMatrix {
 
  private:
   bool lower() const { return spec_.kind == StructureKind::tril_toeplitz; }
+  // Block size b: about d/16 (so about 16 blocks, little padding), between 64 and 256 (GEMMs with an inner
+  // dimension b are efficient), multiple of 16; the whole matrix when d ≤ 64.
+  int64_t block() const {
+    if (d_ <= 64) return d_;
+    return std::clamp<int64_t>((d_ / 16 + 15) / 16 * 16, 64, 256);
+  }
+
+  // T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)): block (i, i−δ) of the lower Toeplitz matrix of p.
+  Tensor toeplitz_block(int64_t dl, int64_t b) const {
+    Tensor T = Tensor::zeros({b, b}, dtype(), values_.device());
+    dispatch_wide(dtype(), "toeplitz::block", [&](auto t) {
+      using E = decltype(t);
+      const E* p = values_.data<E>();
+      E* o = T.data<E>();
+      for (int64_t u = 0; u < b; ++u)
+        for (int64_t v = 0; v < b; ++v) {
+          const int64_t k = dl * b + u - v;
+          if (k >= 0 && k < d_) o[u * b + v] = p[k];
+        }
+    });
+    return T;
+  }
+
+  // Z [d, n] → [b, nb·n] with row block m of Z in columns [m·n, (m+1)·n) (zero padding past d), and back.
+  Tensor pack_rows(const Tensor& Z, int64_t b, int64_t nb) const {
+    const int64_t n = Z.size(1);
+    Tensor P = Tensor::zeros({b, nb * n}, dtype(), Z.device());
+    for (int64_t m = 0; m < nb; ++m) {
+      const int64_t rows = std::min(b, d_ - m * b);
+      P.slice(0, 0, rows).slice(1, m * n, (m + 1) * n).copy_(Z.slice(0, m * b, m * b + rows));
+    }
+    return P;
+  }
+  void unpack_rows(const Tensor& P, int64_t b, const Tensor& out) const {
+    const int64_t n = out.size(1);
+    for (int64_t m = 0; m * b < d_; ++m) {
+      const int64_t rows = std::min(b, d_ - m * b);
+      out.slice(0, m * b, m * b + rows).copy_(P.slice(0, 0, rows).slice(1, m * n, (m + 1) * n));
+    }
+  }
+  // Z [n, d] → [nb·n, b] with column block m of Z in rows [m·n, (m+1)·n), and back.
+  Tensor pack_cols(const Tensor& Z, int64_t b, int64_t nb) const {
+    const int64_t n = Z.size(0);
+    Tensor P = Tensor::zeros({nb * n, b}, dtype(), Z.device());
+    for (int64_t m = 0; m < nb; ++m) {
+      const int64_t cols = std::min(b, d_ - m * b);
+      P.slice(0, m * n, (m + 1) * n).slice(1, 0, cols).copy_(Z.slice(1, m * b, m * b + cols));
+    }
+    return P;
+  }
+  void unpack_cols(const Tensor& P, int64_t b, const Tensor& out) const {
+    const int64_t n = out.size(0);
+    for (int64_t m = 0; m * b < d_; ++m) {
+      const int64_t cols = std::min(b, d_ - m * b);
+      out.slice(1, m * b, m * b + cols).copy_(P.slice(0, m * n, (m + 1) * n).slice(1, 0, cols));
+    }
+  }
 
   // Sub-diagonal sums t_k of a symmetric matrix → Toeplitz coefficients of its projection.
   template <class T>

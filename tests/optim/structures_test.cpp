@@ -148,6 +148,7 @@ const std::vector<Case> kCases = {
     {"dense", 5},         {"diagonal", 6},          {"block3diagonal", 7},       {"block4diagonal", 8},
     {"hierarchical2_3", 9}, {"hierarchical2_3", 4}, {"hierarchical2_3", 2},      {"hierarchical15_15", 40},
     {"triltoeplitz", 6},  {"triutoeplitz", 6},      {"tril_toeplitz", 1},
+    {"triltoeplitz", 150}, {"triutoeplitz", 131},  // several 64-blocks, the last one partial
 };
 
 StructuredPtr random_structured(const StructureSpec& s, int64_t d, Generator& g, DType dt = DType::f64) {
