@@ -14,6 +14,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 args=${BENCH_ARGS:-}
+# Both sides use OpenMP; with its default spin-waiting, any other load on a 2-core machine makes idle
+# threads burn the cores the busy ones need. Passive waiting is the fair setting for both (override to compare).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 if [[ ! -x $build/bench_train_step ]]; then
   cmake --build "$build" --target bench_train_step -j2 >&2
