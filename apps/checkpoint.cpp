@@ -51,7 +51,6 @@ nlohmann::json TrainState::to_json() const {
           {"time_to_target", time_to_target},
           {"skipped_steps", skipped_steps},
           {"consecutive_skips", consecutive_skips},
-          {"last_test_accuracy", last_test_accuracy},
           {"metrics_bytes", metrics_bytes},
           {"curvature_bytes", curvature_bytes}};
 }
@@ -71,7 +70,6 @@ TrainState TrainState::from_json(const nlohmann::json& j) {
   s.time_to_target = j.at("time_to_target");
   s.skipped_steps = j.at("skipped_steps");
   s.consecutive_skips = j.at("consecutive_skips");
-  s.last_test_accuracy = j.at("last_test_accuracy");
   s.metrics_bytes = j.at("metrics_bytes");
   s.curvature_bytes = j.at("curvature_bytes");
   return s;

@@ -36,7 +36,6 @@ struct TrainState {
   int64_t best_epoch = -1;
   double time_to_target = -1.0;  // seconds; < 0: not reached
   int64_t skipped_steps = 0, consecutive_skips = 0;
-  double last_test_accuracy = -1.0;
   // Lengths of metrics.jsonl and curvature.jsonl when the checkpoint was written.
   uint64_t metrics_bytes = 0, curvature_bytes = 0;
 

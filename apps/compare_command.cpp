@@ -2,11 +2,16 @@
 //
 // Run k of a config uses seed = config seed + k and lives in OUT/<name>/seed-<seed>/. A finished run
 // (summary.json present) is not run again and an interrupted one is resumed, so re-running the same
-// command after a crash only does the missing work. A diverged run is a result (e.g. KFAC in bfloat16),
-// not a failure of the comparison.
+// command after a crash only does the missing work. Each run trains in a forked child process: its peak
+// memory is its own, and a run that crashes or diverges (e.g. KFAC in bfloat16) is a result of the
+// comparison, not the end of it.
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -38,6 +43,28 @@ const char* kUsage =
     "  --set KEY=VALUE  override a key in every config (e.g. --set train.epochs=2); repeatable\n"
     "\n"
     "exit codes: 0 done, 2 bad usage or config, 1 runtime failure\n";
+
+// Runs `body` in a child process and returns its exit code (128 + signal if it was killed).
+int in_child_process(const std::function<int()>& body) {
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = fork();
+  if (pid < 0) throw Error("compare: fork failed");
+  if (pid == 0) {
+    int code = 1;
+    try {
+      code = body();
+    } catch (const std::exception& e) {
+      std::cerr << "natgrad compare: error: " << e.what() << "\n";
+    }
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 }  // namespace
 
@@ -95,8 +122,12 @@ int run_compare_command(const std::vector<std::string>& argv) {
       o.resume = fs::exists(paths.config());
       std::cout << head << (o.resume ? ": resuming " : ": ") << p.dir << std::endl;
       prepare_run_dir(p.cfg, o);
-      const TrainOutcome r = train_run(p.cfg, o, std::cout, STDOUT_FILENO);
-      if (!r.ok) std::cout << head << ": " << r.error << "\n";
+      const int code = in_child_process([&] {
+        const TrainOutcome r = train_run(p.cfg, o, std::cout, STDOUT_FILENO);
+        if (!r.ok) std::cout << head << ": " << r.error << "\n";
+        return r.ok ? 0 : 1;
+      });
+      if (code > 1) std::cout << head << ": failed (exit code " << code << "); see the messages above\n";
     }
     std::vector<RunRecord> runs;  // in the order of the command line
     for (const auto& p : plan) runs.push_back(load_run(p.dir));

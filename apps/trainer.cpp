@@ -3,11 +3,12 @@
 
 #include <sys/resource.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "apps/checkpoint.h"
@@ -47,7 +48,8 @@ int64_t peak_memory_bytes(Device device) {
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;
 }
 
-// Starts a new peak-memory measurement (several runs of `natgrad compare` share one process).
+// Starts a new peak-memory measurement, so that a run reports its own peak even when the process ran
+// something before it.
 void reset_peak_memory(Device device) {
 #ifdef NATGRAD_WITH_CUDA
   if (device.is_cuda()) kernels::cuda::reset_peak_bytes(device.index);
@@ -157,13 +159,12 @@ nlohmann::json make_summary(const Session& s, const std::string& status, const s
           {"skipped_steps", s.st.skipped_steps}};
 }
 
-std::string percent(double a) {
-  std::ostringstream os;
-  os.setf(std::ios::fixed);
-  os.precision(2);
-  os << 100.0 * a << "%";
-  return os.str();
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
 }
+std::string percent(double a) { return fixed(100.0 * a, 2) + "%"; }
 
 // The end of an epoch: evaluation, the "epoch" line, checkpoints.
 void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapsed) {
@@ -177,7 +178,7 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
                          {"lr", current_lr(*s.opt)},
                          {"optimizer_state_bytes", s.opt->state_bytes()}};
   std::string msg = "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.train.epochs) + "  train loss " +
-                    std::to_string(line["train_loss"].get<double>()).substr(0, 6) + "  train acc " +
+                    fixed(line["train_loss"].get<double>(), 4) + "  train acc " +
                     percent(line["train_accuracy"]);
   bool improved = false;
   if ((epoch + 1) % cfg.eval.interval_epochs == 0 || epoch + 1 == cfg.train.epochs) {
@@ -192,7 +193,6 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
       line["val_accuracy"] = val.accuracy;
       msg += "  val acc " + percent(val.accuracy);
     }
-    s.st.last_test_accuracy = test.accuracy;
     if (test.accuracy > s.st.best_accuracy) {
       s.st.best_accuracy = test.accuracy;
       s.st.best_epoch = epoch + 1;
