@@ -1,9 +1,9 @@
 // kernels/gemm.h — general matrix multiply C = α·op(A)·op(B) + β·C (BLAS xGEMM, row-major).
 //
 // op(X) is X or Xᵀ. Matrices are row-major with a leading dimension (the row stride, in elements),
-// so a 2-D tensor qualifies when its last stride is 1. float32 and float64 go to OpenBLAS
-// (cblas_sgemm / cblas_dgemm); bfloat16 converts its operands to float32, runs sgemm and rounds each
-// output element once. OpenBLAS itself runs single-threaded; natgrad splits a large GEMM into blocks
+// so a 2-D tensor qualifies when its last stride is 1. float32 goes to oneDNN (dnnl_sgemm), float64 to
+// OpenBLAS (cblas_dgemm); bfloat16 converts its operands to float32, runs the float32 GEMM and rounds
+// each output element once. The libraries run single-threaded; natgrad splits a large GEMM into blocks
 // of output rows or columns over ng::parallel_for, each output element computed by exactly one
 // thread, so results are bitwise identical from run to run for a fixed thread count.
 #pragma once

@@ -5,23 +5,11 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
-
-extern "C" {
-// LAPACK (shipped inside OpenBLAS): Cholesky factorisation and inverse from it, column-major.
-void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
-void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
-void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-}
+#include "kernels/linalg.h"
 
 namespace ng::optim {
 
 namespace {
-
-void potrf(int n, float* a, int* info) { spotrf_("L", &n, a, &n, info); }
-void potrf(int n, double* a, int* info) { dpotrf_("L", &n, a, &n, info); }
-void potri(int n, float* a, int* info) { spotri_("L", &n, a, &n, info); }
-void potri(int n, double* a, int* info) { dpotri_("L", &n, a, &n, info); }
 
 void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0, double beta = 0.0) {
   NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
@@ -70,31 +58,8 @@ std::vector<CurvatureHyper> common_of(const std::vector<KFAC::Group>& groups) {
 }  // namespace
 
 Tensor damped_cholesky_inverse(const Tensor& M, double damping) {
-  NG_CHECK(M.dim() == 2 && M.size(0) == M.size(1) && (M.dtype() == DType::f32 || M.dtype() == DType::f64) &&
-               M.device().is_cpu(),
-           "damped_cholesky_inverse: expected a square float32/float64 CPU matrix, got ", M.describe());
-  const int n = static_cast<int>(M.size(0));
-  Tensor work = M.clone();
-  return dispatch_floating(M.dtype(), "damped_cholesky_inverse", [&](auto tag) -> Tensor {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bf16>) {
-      return Tensor();
-    } else {
-      T* a = work.data<T>();
-      for (int i = 0; i < n; ++i) a[i * n + i] += static_cast<T>(damping);
-      int info = 0;
-      potrf(n, a, &info);
-      if (info != 0) return Tensor();
-      potri(n, a, &info);
-      if (info != 0) return Tensor();
-      // LAPACK filled one triangle (column-major lower = row-major upper); mirror it.
-      for (int i = 0; i < n; ++i)
-        for (int j = 0; j < i; ++j) a[i * n + j] = a[j * n + i];
-      for (int64_t i = 0; i < work.numel(); ++i)
-        if (!std::isfinite(static_cast<double>(a[i]))) return Tensor();
-      return work;
-    }
-  });
+  Tensor inv = Tensor::empty(M.shape(), M.dtype(), M.device());
+  return kernels::cpu::damped_cholesky_inverse(M, damping, inv) ? inv : Tensor();
 }
 
 KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)

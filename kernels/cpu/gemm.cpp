@@ -1,13 +1,21 @@
-// kernels/cpu/gemm.cpp — CPU GEMM: OpenBLAS (single-threaded) under a deterministic block split.
+// kernels/cpu/gemm.cpp — CPU GEMM: oneDNN (float32) and OpenBLAS (float64), single-threaded under a
+// deterministic block split.
 //
-// C = α·op(A)·op(B) + β·C. float32/float64 call cblas_sgemm/cblas_dgemm directly. bfloat16 widens
-// its operands to float32 (exact), runs sgemm and rounds each output element once (acc_t<bf16> = float).
+// C = α·op(A)·op(B) + β·C. float32 calls oneDNN's dnnl_sgemm: it picks its kernels from the CPU's
+// instruction-set flags at run time (AVX-512 where present), the same GEMM PyTorch's CPU backend uses,
+// and unlike OpenBLAS it does not depend on recognising the CPU model (OpenBLAS falls back to generic
+// kernels on CPUs it does not know, and OPENBLAS_CORETYPE pins it to one family). float64 calls
+// cblas_dgemm. bfloat16 widens its operands to float32 (exact), runs the float32 GEMM and rounds each
+// output element once (acc_t<bf16> = float).
 // gemm_parallel cuts the longer output side (rows or columns) into blocks of kBlock and hands
 // contiguous runs of blocks to ng::parallel_for; the cut depends only on the shape and the thread
-// count, and every output element is computed by one sgemm call, so results are reproducible.
+// count, and every output element is computed by one single-threaded GEMM call, so results are
+// reproducible for a fixed thread count on a given CPU.
 #include "kernels/gemm.h"
 
 #include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <vector>
@@ -18,9 +26,12 @@ namespace ng::kernels::cpu {
 
 namespace {
 
-// OpenBLAS must not start its own threads: natgrad's threads already call it concurrently.
+// Neither library may start its own threads: natgrad's threads already call them concurrently. oneDNN
+// runs on OpenMP and takes omp_get_max_threads() outside a parallel region, so the default team size is
+// set to 1; natgrad's own parallel regions name their thread count explicitly (core/parallel.cpp).
 const bool g_blas_single_threaded = [] {
   openblas_set_num_threads(1);
+  omp_set_num_threads(1);
   return true;
 }();
 
@@ -47,9 +58,10 @@ void widen(const bf16* src, int64_t rows, int64_t cols, int64_t ld, std::vector<
 }
 
 void blas(const GemmDims& d, float alpha, const float* a, const float* b, float beta, float* c) {
-  cblas_sgemm(CblasRowMajor, blas_trans(d.trans_a), blas_trans(d.trans_b), static_cast<int>(d.m),
-              static_cast<int>(d.n), static_cast<int>(d.k), alpha, a, static_cast<int>(d.lda), b,
-              static_cast<int>(d.ldb), beta, c, static_cast<int>(d.ldc));
+  const dnnl_status_t st = dnnl_sgemm(d.trans_a ? 'T' : 'N', d.trans_b ? 'T' : 'N', d.m, d.n, d.k, alpha, a, d.lda, b,
+                                      d.ldb, beta, c, d.ldc);
+  NG_CHECK(st == dnnl_success, "gemm: dnnl_sgemm failed with status ", static_cast<int>(st), " for m ", d.m, ", n ",
+           d.n, ", k ", d.k);
 }
 
 void blas(const GemmDims& d, double alpha, const double* a, const double* b, double beta, double* c) {
