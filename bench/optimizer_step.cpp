@@ -7,7 +7,8 @@
 // inversion). "opt" is step() alone (for SINGD/IKFAC/KFAC it includes turning the captured a, g into
 // statistics — the reference computes those inside backward instead), "step" is zero_grad + forward + loss +
 // backward + step(). With --torch the companion script bench/torch_optimizer_step.py runs the same model
-// and optimizers in PyTorch (singd package for SINGD/IKFAC) and the ratios are printed.
+// and optimizer in PyTorch (singd package for SINGD/IKFAC) right after each natgrad run — interleaved, so
+// a shared machine's drifting speed hits both sides alike — and the ratios are printed.
 //
 //   bench_optimizer_step [--batch 128] [--steps 10] [--warmup 1] [--threads N] [--depth 16] [--width 1]
 //                        [--only sgd,singd_dense,...] [--torch] [--python python3]
@@ -154,7 +155,9 @@ Timing run(const Args& a, const Factory& make) {
   return t;
 }
 
-std::map<std::string, Timing> run_torch(const Args& a) {
+// The PyTorch timings of one optimizer (the companion script, run right after natgrad's run of the same
+// optimizer, so both see the same machine load).
+std::map<std::string, Timing> run_torch(const Args& a, const std::string& name) {
   std::map<std::string, Timing> out;
   const std::string json_path = "/tmp/natgrad_torch_optimizer_step.json";
   std::ostringstream cmd;
@@ -163,9 +166,7 @@ std::map<std::string, Timing> run_torch(const Args& a) {
   cmd << a.python << " " << dir << "/torch_optimizer_step.py --batch " << a.batch << " --steps " << a.steps
       << " --warmup " << a.warmup << " --depth " << a.depth << " --width " << a.width << " --threads " << num_threads()
       << " --json " << json_path;
-  if (!a.only.empty()) cmd << " --only " << a.only;
-  std::printf("\n$ %s\n", cmd.str().c_str());
-  std::fflush(stdout);
+  cmd << " --only " << name << " > /dev/null";
   if (std::system(cmd.str().c_str()) != 0) {
     std::printf("PyTorch run failed (is torch/singd installed?)\n");
     return out;
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
               "%d threads\n",
               static_cast<long long>(a.depth), "-BN", a.width, static_cast<long long>(a.batch),
               static_cast<long long>(a.steps), static_cast<long long>(a.warmup), num_threads());
-  std::map<std::string, Timing> ours;
+  std::map<std::string, Timing> ours, theirs;
   std::printf("%-22s %12s %12s %10s %12s\n", "optimizer", "opt ms", "step ms", "x SGD", "state MiB");
   for (const auto& [name, make] : optimizers()) {
     if (!a.only.empty() && ("," + a.only + ",").find("," + name + ",") == std::string::npos) continue;
@@ -196,19 +197,23 @@ int main(int argc, char** argv) {
                 sgd > 0 ? (std::to_string(t.step_ms / sgd).substr(0, 5)).c_str() : "-",
                 static_cast<double>(t.state_bytes) / (1 << 20));
     std::fflush(stdout);
+    if (a.torch)
+      for (const auto& [k, v] : run_torch(a, name)) theirs[k] = v;
   }
   if (!a.torch) return 0;
-  const auto theirs = run_torch(a);
-  std::printf("\n%-22s %14s %14s %14s %14s %10s\n", "optimizer", "natgrad opt", "torch opt", "natgrad step",
-              "torch step", "speed-up");
+  std::printf("\nPyTorch (%s/torch_optimizer_step.py, each optimizer run right after natgrad's)\n", "bench");
+  std::printf("%-22s %12s %12s %12s %12s %10s %10s\n", "optimizer", "natgrad opt", "torch opt", "natgrad step",
+              "torch step", "opt x", "step x");
   for (const auto& [name, t] : ours) {
     const auto it = theirs.find(name);
     if (it == theirs.end()) {
-      std::printf("%-22s %14.1f %14s %14.1f %14s %10s\n", name.c_str(), t.opt_ms, "n/a", t.step_ms, "n/a", "-");
+      std::printf("%-22s %12.1f %12s %12.1f %12s %10s %10s\n", name.c_str(), t.opt_ms, "n/a", t.step_ms, "n/a", "-",
+                  "-");
       continue;
     }
-    std::printf("%-22s %14.1f %14.1f %14.1f %14.1f %9.2fx\n", name.c_str(), t.opt_ms, it->second.opt_ms, t.step_ms,
-                it->second.step_ms, it->second.step_ms / t.step_ms);
+    std::printf("%-22s %12.1f %12.1f %12.1f %12.1f %9.2fx %9.2fx\n", name.c_str(), t.opt_ms, it->second.opt_ms,
+                t.step_ms, it->second.step_ms, it->second.opt_ms / t.opt_ms, it->second.step_ms / t.step_ms);
   }
+  std::printf("(opt x, step x: PyTorch time / natgrad time; > 1 means natgrad is faster)\n");
   return 0;
 }
