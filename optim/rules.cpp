@@ -1,42 +1,23 @@
-// optim/rules.cpp — SGD and AdamW element loops (see rules.h for the formulas and rounding points).
+// optim/rules.cpp — SGD and AdamW: state bookkeeping around the element kernels of kernels/optim_rules.h
+// (see rules.h for the formulas and rounding points), on the device of the parameter.
 #include "optim/rules.h"
 
-#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <vector>
 
-#include "core/parallel.h"
+#include "kernels/dispatch.h"
+#include "kernels/optim_rules.h"
 
 namespace ng::optim {
 
 namespace {
 
-constexpr int64_t kGrain = 1 << 14;
-
 void check_pair(const Tensor& p, const Tensor& d, const char* op) {
   NG_CHECK(p.shape() == d.shape() && p.dtype() == d.dtype(), op, ": parameter ", p.describe(),
            " and direction ", d.describe(), " must have the same shape and dtype");
-  NG_CHECK(p.device().is_cpu() && d.device().is_cpu(), op, ": runs on the CPU, got ", p.describe());
-}
-
-// Σ_i f(i) in float64 over [0, n): per-chunk partial sums combined in chunk order (reproducible).
-template <class F>
-double chunked_sum(int64_t n, F&& f) {
-  const int64_t chunks = parallel_chunks(n, kGrain);
-  std::vector<double> part(static_cast<size_t>(chunks), 0.0);
-  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      int64_t b, e;
-      chunk_bounds(n, chunks, c, &b, &e);
-      double s = 0.0;
-      for (int64_t i = b; i < e; ++i) s += f(i);
-      part[static_cast<size_t>(c)] = s;
-    }
-  });
-  double s = 0.0;
-  for (double v : part) s += v;
-  return s;
+  NG_CHECK(p.device() == d.device(), op, ": parameter ", p.describe(), " and direction ", d.describe(),
+           " must be on the same device");
 }
 
 // Storage for a result tensor shaped like p: `offer` when it fits and is none of `inputs`, else fresh.
@@ -85,17 +66,6 @@ const char* FallbackRule::prefixed_name(const char* n) {
   NG_FAIL("FallbackRule: unknown hyper-parameter '", n, "'");
 }
 
-template <class A>
-A fma_(A a, A b, A c) {
-  return std::fma(a, b, c);
-}
-
-template <class T>
-double delta_sq(T now, T before) {
-  const double d = static_cast<double>(now) - static_cast<double>(before);
-  return d * d;
-}
-
 RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s, const SgdHyper& h,
                     const RuleResult* reuse) {
   check_pair(p_in, d_in, "sgd_rule");
@@ -107,31 +77,8 @@ RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s,
   r.p_new = storage_like(p, reuse ? &reuse->p_new : nullptr, inputs);
   if (use_buf) r.next.momentum_buffer = storage_like(p, reuse ? &reuse->next.momentum_buffer : nullptr, inputs);
   const Tensor old_buf = use_buf && !first ? s.momentum_buffer.contiguous() : Tensor();
-  dispatch_floating(p.dtype(), "sgd_rule", [&](auto tag) {
-    using T = decltype(tag);
-    using A = acc_t<T>;
-    auto scalar = [](double x) { return static_cast<A>(static_cast<T>(x)); };  // a Python float as a T scalar
-    auto round = [](A x) { return static_cast<A>(static_cast<T>(x)); };
-    const A wd = scalar(h.weight_decay), mu = scalar(h.momentum), damp = scalar(1.0 - h.dampening),
-            neg_lr = scalar(-h.lr);
-    const T *pp = p.data<T>(), *pd = d.data<T>();
-    const T* pb = old_buf.defined() ? old_buf.data<T>() : nullptr;
-    T* nb = use_buf ? r.next.momentum_buffer.data<T>() : nullptr;
-    T* out = r.p_new.data<T>();
-    r.delta_sq = chunked_sum(p.numel(), [&](int64_t i) {
-      const A pi = static_cast<A>(pp[i]);
-      A di = static_cast<A>(pd[i]);
-      if (h.weight_decay != 0.0) di = round(fma_(wd, pi, di));                // d.add(p, alpha=γ)
-      if (use_buf) {
-        const A buf = pb ? round(fma_(damp, di, round(mu * static_cast<A>(pb[i]))))  // buf·μ + (1−τ)·d
-                         : di;
-        nb[i] = static_cast<T>(buf);
-        di = h.nesterov ? round(fma_(mu, buf, di)) : buf;                      // d + μ·buf, or buf
-      }
-      out[i] = static_cast<T>(fma_(neg_lr, di, pi));                           // p.add_(d, alpha=−η)
-      return delta_sq(out[i], pp[i]);
-    });
-  });
+  const kernels::SgdScalars k{h.lr, h.momentum, h.dampening, h.weight_decay, h.nesterov};
+  NG_DISPATCH(p.device(), sgd_update, p, d, old_buf, r.next.momentum_buffer, r.p_new, k, &r.delta_sq);
   return r;
 }
 
@@ -146,68 +93,26 @@ RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& 
   r.next.exp_avg = storage_like(p, reuse ? &reuse->next.exp_avg : nullptr, inputs);
   r.next.exp_avg_sq = storage_like(p, reuse ? &reuse->next.exp_avg_sq : nullptr, inputs);
   r.p_new = storage_like(p, reuse ? &reuse->p_new : nullptr, inputs);
-  const Tensor m_old = s.exp_avg.defined() ? s.exp_avg.contiguous() : Tensor::zeros(p.shape(), p.dtype());
-  const Tensor v_old = s.exp_avg_sq.defined() ? s.exp_avg_sq.contiguous() : Tensor::zeros(p.shape(), p.dtype());
+  auto old = [&](const Tensor& t) { return t.defined() ? t.contiguous() : Tensor::zeros(p.shape(), p.dtype(), p.device()); };
+  const Tensor m_old = old(s.exp_avg), v_old = old(s.exp_avg_sq);
   const double k = static_cast<double>(r.next.step);
-  const double step_size = h.lr / (1.0 - std::pow(h.beta1, k));
-  const double bc2_sqrt = std::sqrt(1.0 - std::pow(h.beta2, k));
-  dispatch_floating(p.dtype(), "adamw_rule", [&](auto tag) {
-    using T = decltype(tag);
-    using A = acc_t<T>;
-    auto scalar = [](double x) { return static_cast<A>(static_cast<T>(x)); };
-    auto round = [](A x) { return static_cast<A>(static_cast<T>(x)); };
-    const A decay = scalar(1.0 - h.lr * h.weight_decay), w1 = scalar(1.0 - h.beta1), b2 = scalar(h.beta2),
-            w2 = scalar(1.0 - h.beta2), eps = scalar(h.eps), neg_step = scalar(-step_size), bc2 = scalar(bc2_sqrt);
-    const bool low_weight = std::abs(1.0 - h.beta1) < 0.5;
-    const T *pp = p.data<T>(), *pg = g.data<T>(), *pm = m_old.data<T>(), *pv = v_old.data<T>();
-    T *nm = r.next.exp_avg.data<T>(), *nv = r.next.exp_avg_sq.data<T>(), *out = r.p_new.data<T>();
-    r.delta_sq = chunked_sum(p.numel(), [&](int64_t i) {
-      const A gi = static_cast<A>(pg[i]), mo = static_cast<A>(pm[i]);
-      const A pi = h.weight_decay != 0.0 ? round(static_cast<A>(pp[i]) * decay) : static_cast<A>(pp[i]);
-      const A diff = round(gi - mo);  // m.lerp_(g, 1 − β1)
-      const A mi = round(low_weight ? fma_(w1, diff, mo) : fma_(-(A(1) - w1), diff, gi));
-      const A vi = round(fma_(round(w2 * gi), gi, round(static_cast<A>(pv[i]) * b2)));  // v·β2 + (1−β2)·g·g
-      const A denom = round(round(round(std::sqrt(vi)) / bc2) + eps);
-      nm[i] = static_cast<T>(mi);
-      nv[i] = static_cast<T>(vi);
-      out[i] = static_cast<T>(pi + round(round(neg_step * mi) / denom));  // p.addcdiv_(m, denom, −η/(1−β1ᵏ))
-      return delta_sq(out[i], pp[i]);
-    });
-  });
+  const kernels::AdamWScalars a{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.lr / (1.0 - std::pow(h.beta1, k)),
+                                std::sqrt(1.0 - std::pow(h.beta2, k))};
+  NG_DISPATCH(p.device(), adamw_update, p, g, m_old, v_old, r.next.exp_avg, r.next.exp_avg_sq, r.p_new, a,
+              &r.delta_sq);
   return r;
 }
 
 void apply_update(Tensor& p, const Tensor& p_new_in, double alpha) {
   check_pair(p, p_new_in, "apply_update");
   NG_CHECK(p.is_contiguous(), "apply_update: parameters must be contiguous, got ", p.describe());
-  const Tensor q = p_new_in.contiguous();
-  dispatch_floating(p.dtype(), "apply_update", [&](auto tag) {
-    using T = decltype(tag);
-    using A = acc_t<T>;
-    T* pp = p.data<T>();
-    const T* pq = q.data<T>();
-    const A a = static_cast<A>(alpha);
-    parallel_for(p.numel(), kGrain, [&](int64_t b, int64_t e) {
-      if (alpha == 1.0) {
-        std::copy(pq + b, pq + e, pp + b);
-        return;
-      }
-      for (int64_t i = b; i < e; ++i) {
-        const A old = static_cast<A>(pp[i]);
-        pp[i] = static_cast<T>(old + a * (static_cast<A>(pq[i]) - old));
-      }
-    });
-  });
+  NG_DISPATCH(p.device(), lerp_into, p, p_new_in.contiguous(), alpha);
 }
 
-double sum_squares(const Tensor& x_in) {
-  NG_CHECK(x_in.device().is_cpu(), "sum_squares: runs on the CPU, got ", x_in.describe());
-  const Tensor x = x_in.contiguous();
-  return dispatch_floating(x.dtype(), "sum_squares", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    return chunked_sum(x.numel(), [&](int64_t i) { return static_cast<double>(px[i]) * static_cast<double>(px[i]); });
-  });
+double sum_squares(const Tensor& x) {
+  double out = 0.0;
+  NG_DISPATCH(x.device(), sum_squares, x.contiguous(), &out);
+  return out;
 }
 
 }  // namespace ng::optim

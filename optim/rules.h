@@ -16,6 +16,8 @@
 // to T, `a.add_(b, alpha=c)` is fma(c, b, a), lerp is fma(w, e − s, s), addcmul is fma(v·t1, t2, s),
 // addcdiv is s + (v·t1)/t2, and every stored intermediate is rounded to T. SGD therefore matches PyTorch
 // bit for bit; AdamW up to PyTorch's vectorised square root (not correctly rounded on AVX-512 builds).
+// The element loops are kernels (kernels/optim_rules.h): the CPU's and fused CUDA kernels that store the
+// same bits, chosen by the parameter's device.
 #pragma once
 #include <cstdint>
 #include <string>
