@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
       for (const auto& [k, v] : run_torch(a, name)) theirs[k] = v;
   }
   if (!a.torch) return 0;
-  std::printf("\nPyTorch (%s/torch_optimizer_step.py, each optimizer run right after natgrad's)\n", "bench");
+  std::printf("\nPyTorch (bench/torch_optimizer_step.py, each optimizer run right after natgrad's)\n");
   std::printf("%-22s %12s %12s %12s %12s %10s %10s\n", "optimizer", "natgrad opt", "torch opt", "natgrad step",
               "torch step", "opt x", "step x");
   for (const auto& [name, t] : ours) {

@@ -3,11 +3,12 @@
 //
 // The updates are out of place: new parameter values and new state go to separate output tensors, so the
 // optimizer can still drop them (non-finite values) or rescale the change (update cap). Each writes
-// Σ (p_out − p)² in float64 to *delta_sq (kernels return void: kernels/dispatch.h). All tensors of a call are contiguous, of one floating dtype and one device;
-// scalars are rounded to that dtype first (as PyTorch's Python floats are), arithmetic runs in acc_t<T>
-// with every stored intermediate rounded to T, so CPU and CUDA give the same p_out and state bit for bit
-// (the float64 sums differ only in summation order: per-chunk partials on the CPU, per-block on CUDA,
-// each combined in a fixed order, so both are reproducible).
+// Σ (p_out − p)² in float64 to *delta_sq (kernels return void: kernels/dispatch.h). All tensors of a call
+// are contiguous, of one floating dtype and one device; scalars are rounded to that dtype first (as
+// PyTorch's Python floats are), arithmetic runs in acc_t<T> with every stored intermediate rounded to T,
+// so CPU and CUDA give the same p_out and state bit for bit (the float64 sums differ only in summation
+// order: per-chunk partials on the CPU, per-block on CUDA, each combined in a fixed order, so both are
+// reproducible).
 #pragma once
 #include "core/tensor.h"
 

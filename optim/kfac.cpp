@@ -1,7 +1,5 @@
-// optim/kfac.cpp — the KFAC baseline (formulas in kfac.h) and its Cholesky inverse.
+// optim/kfac.cpp — the KFAC baseline (formulas in kfac.h); its Cholesky inverse is kernels/linalg.h.
 #include "optim/kfac.h"
-
-#include <cmath>
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"

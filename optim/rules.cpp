@@ -93,7 +93,9 @@ RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& 
   r.next.exp_avg = storage_like(p, reuse ? &reuse->next.exp_avg : nullptr, inputs);
   r.next.exp_avg_sq = storage_like(p, reuse ? &reuse->next.exp_avg_sq : nullptr, inputs);
   r.p_new = storage_like(p, reuse ? &reuse->p_new : nullptr, inputs);
-  auto old = [&](const Tensor& t) { return t.defined() ? t.contiguous() : Tensor::zeros(p.shape(), p.dtype(), p.device()); };
+  auto old = [&](const Tensor& t) {
+    return t.defined() ? t.contiguous() : Tensor::zeros(p.shape(), p.dtype(), p.device());
+  };
   const Tensor m_old = old(s.exp_avg), v_old = old(s.exp_avg_sq);
   const double k = static_cast<double>(r.next.step);
   const kernels::AdamWScalars a{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.lr / (1.0 - std::pow(h.beta1, k)),
