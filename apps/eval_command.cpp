@@ -40,7 +40,7 @@ int run_eval_command(const std::vector<std::string>& argv) {
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const Datasets ds = load_datasets(cfg.data, cfg.seed);
     auto model = build_model(cfg.model, cfg.seed);
-    model->to(cfg.precision);
+    set_precision(*model, cfg.precision);
     load_weights(*model, a.positional[0]);
     model->to(cfg.device);
     const auto opts = eval_loader_options(cfg.data, ds, cfg.eval.batch_size, cfg.precision);

@@ -197,4 +197,8 @@ std::vector<std::pair<std::string, Generator*>> dropout_generators(Module& model
   return out;
 }
 
+void set_precision(Module& model, DType precision) {
+  model.set_compute_dtype(precision == DType::f32 ? std::nullopt : std::optional<DType>(precision));
+}
+
 }  // namespace ng::app

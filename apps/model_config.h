@@ -47,6 +47,11 @@ void check_model(const ModelSpec& spec, const InputGeometry& in);
 // derived from the seed (their offsets are part of a checkpoint, see dropout_generators()).
 std::shared_ptr<Module> build_model(const ModelSpec& spec, uint64_t seed);
 
+// The config's `precision`: float32 computes in float32; bfloat16 is mixed precision — Conv2d and Linear
+// compute in bf16 while parameters (the master weights), gradients, optimizer state and batch-norm
+// statistics stay float32 (Module::set_compute_dtype).
+void set_precision(Module& model, DType precision);
+
 // The generators of the model's Dropout layers, by module name.
 std::vector<std::pair<std::string, Generator*>> dropout_generators(Module& model);
 

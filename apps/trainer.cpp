@@ -94,7 +94,7 @@ void build(Session& s, const TrainOptions& o) {
     init = prov.value("init_weights", "");
   }
   if (!init.empty()) load_weights(*s.model, init);
-  s.model->to(cfg.precision);
+  set_precision(*s.model, cfg.precision);
   s.model->to(cfg.device);
   s.model->train();
   s.opt = build_optimizer(cfg.optimizer, *s.model);

@@ -8,10 +8,11 @@
 // natgrad tensors over the whole run (model, optimizer state, activations), like PyTorch's
 // torch.cuda.max_memory_allocated().
 //
-// dtype float32: everything in float32 (cuBLAS/cuDNN without TF32). dtype bfloat16: the model is
-// converted to bf16 (weights, activations, batch-norm parameters; statistics accumulate in float32 inside
-// the kernels) — "pure bf16", which is what natgrad's layers offer today; the PyTorch script's
-// bfloat16 rows do the same (model.to(torch.bfloat16)).
+// dtype float32: everything in float32 (cuBLAS/cuDNN without TF32). dtype bfloat16: mixed precision,
+// what a config's `precision: bfloat16` runs — conv/linear compute in bf16 on bf16 images, parameters
+// (master weights), gradients, optimizer state and batch-norm statistics stay float32, the loss is taken
+// on float32 logits (Module::set_compute_dtype); the PyTorch script's bfloat16 rows run
+// torch.autocast(bfloat16), its counterpart.
 // Optimizers: sgd (η = 0.01, μ = 0.9, γ = 5e-4) and adamw (η = 1e-3, γ = 5e-4) run natgrad's optim::SGD
 // / optim::AdamW; where those cannot run on CUDA yet, the same update is written with natgrad tensor ops
 // under no-grad and the row says update=ops (several kernels per parameter instead of a fused one).
@@ -173,7 +174,7 @@ void run(const Args& a, const std::string& dtype_name_s, const std::string& kind
   cfg.depth = a.depth;
   VGG model(cfg, gen);
   model.to(device);
-  if (dtype != DType::f32) model.to(dtype);
+  if (dtype != DType::f32) model.set_compute_dtype(dtype);
   model.train();
   const Tensor x = Tensor::normal({a.batch, 3, 32, 32}, 0.0, 1.0, gen, dtype, device);
   std::vector<int64_t> labels(static_cast<size_t>(a.batch));
@@ -192,7 +193,7 @@ void run(const Args& a, const std::string& dtype_name_s, const std::string& kind
   double first_loss = NAN;  // of the very first step (one extra synchronisation)
   auto step = [&]() {
     model.zero_grad();
-    loss = cross_entropy(model(x), y);
+    loss = cross_entropy(to_dtype(model(x), DType::f32), y);
     if (std::isnan(first_loss)) first_loss = loss.item();
     loss.backward();
     if (ops) {

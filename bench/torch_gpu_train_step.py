@@ -10,7 +10,8 @@ what was allocated before the model was built (natgrad reports its allocator's p
 
 Settings chosen to match natgrad's: float32 without TF32 (torch.backends.{cudnn,cuda.matmul}.allow_tf32
 off — natgrad's float32 is exact float32), cuDNN left at PyTorch's defaults otherwise (heuristic
-algorithm choice); bfloat16 = model.to(torch.bfloat16) ("pure bf16", as natgrad's bench);
+algorithm choice); bfloat16 = mixed precision: a float32 model under torch.autocast(bfloat16) on bf16
+images (natgrad: float32 master weights, bf16 conv/linear compute, loss on float32 logits);
 SGD(lr=0.01, momentum=0.9, weight_decay=5e-4) and AdamW(lr=1e-3, weight_decay=5e-4), PyTorch's default
 (foreach) implementations.
 
@@ -52,7 +53,8 @@ def run(depth, dtype_name, kind, batch, warmup, steps):
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
     torch.manual_seed(0)
-    model = VGG(CFGS[depth], 1.0, 10).to(dev).to(DTYPES[dtype_name]).train()
+    model = VGG(CFGS[depth], 1.0, 10).to(dev).train()  # float32 parameters: master weights under autocast
+    mixed = dtype_name != "float32"
     x = torch.randn(batch, 3, 32, 32, device=dev, dtype=DTYPES[dtype_name])
     y = torch.randint(0, 10, (batch,), device=dev)
     opt = make_optimizer(kind, model.parameters())
@@ -63,7 +65,8 @@ def run(depth, dtype_name, kind, batch, warmup, steps):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cuda", dtype=DTYPES[dtype_name], enabled=mixed):
+            loss = F.cross_entropy(model(x), y)  # autocast takes cross-entropy in float32
         loss.backward()
         opt.step()
         return loss

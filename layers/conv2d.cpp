@@ -27,8 +27,9 @@ int64_t Conv2d::d_in() const {
   return in_channels_ / opt_.groups * kernel_[0] * kernel_[1] + (bias_.defined() ? 1 : 0);
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
-  Tensor y = conv2d(x, weight_, bias_, opt_);
+Tensor Conv2d::forward(const Tensor& x_in) {
+  const Tensor x = in_compute_dtype(x_in);
+  Tensor y = conv2d(x, in_compute_dtype(weight_), in_compute_dtype(bias_), opt_);
   if (!request_ || !grad_enabled()) return y;
   const CaptureRequest req = *request_;
   captured_ = {};

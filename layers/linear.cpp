@@ -19,8 +19,9 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool b
   register_parameter("bias", &bias_);
 }
 
-Tensor Linear::forward(const Tensor& x) {
-  Tensor y = linear(x, weight_, bias_);
+Tensor Linear::forward(const Tensor& x_in) {
+  const Tensor x = in_compute_dtype(x_in);
+  Tensor y = linear(x, in_compute_dtype(weight_), in_compute_dtype(bias_));
   if (!request_ || !grad_enabled()) return y;
   const CaptureRequest req = *request_;
   captured_ = {};

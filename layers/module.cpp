@@ -1,6 +1,7 @@
 // layers/module.cpp — registration, traversal and recursive mode/device/dtype changes of the Module tree.
 #include "layers/module.h"
 
+#include "autograd/ops.h"
 #include "core/error.h"
 
 namespace ng {
@@ -119,6 +120,17 @@ void Module::to(DType dtype) {
   for (const auto& [n, t] : buffers_)
     if (is_floating(t->dtype())) *t = t->to(dtype);
   for (const auto& [n, c] : children_) c->to(dtype);
+}
+
+void Module::set_compute_dtype(std::optional<DType> dtype) {
+  NG_CHECK(!dtype || is_floating(*dtype), type_name(), ".set_compute_dtype: expected a floating dtype, got ",
+           dtype_name(*dtype));
+  compute_dtype_ = dtype;
+  for (const auto& [n, c] : children_) c->set_compute_dtype(dtype);
+}
+
+Tensor Module::in_compute_dtype(const Tensor& t) const {
+  return compute_dtype_ && t.defined() ? to_dtype(t, *compute_dtype_) : t;
 }
 
 }  // namespace ng

@@ -9,6 +9,7 @@
 // registered pointers stay valid; hold modules through std::shared_ptr.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,11 +50,20 @@ class Module {
   void zero_grad();       // drops every parameter's .grad
   void to(Device device); // moves parameters and buffers (parameters stay leaves with requires_grad)
   void to(DType dtype);   // converts floating parameters and buffers; int64 buffers are kept
+  // Mixed precision: Conv2d and Linear compute in `dtype` — input, weight and bias are converted on the fly
+  // and differentiably, so the gradients reach the parameters in the parameters' own dtype (float32
+  // parameters are then float32 master weights); nullopt computes in the parameters' dtype. Other layers
+  // follow their input's dtype (BatchNorm2d keeps float32 parameters and running statistics for a bf16
+  // input and normalises with float32 batch statistics). Recursive, like PyTorch's autocast region.
+  void set_compute_dtype(std::optional<DType> dtype);
+  std::optional<DType> compute_dtype() const { return compute_dtype_; }
 
  protected:
   // `t` must be a field of the registering layer (it outlives the registration). Parameters get
   // requires_grad; an undefined tensor is not registered (e.g. bias=false).
   void register_parameter(const std::string& name, Tensor* t);
+  // t converted (differentiably) to the compute dtype when one is set; otherwise, or undefined, t itself.
+  Tensor in_compute_dtype(const Tensor& t) const;
   void register_buffer(const std::string& name, Tensor* t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
@@ -66,6 +76,7 @@ class Module {
   void check_new_name(const std::string& name) const;
 
   bool training_ = true;
+  std::optional<DType> compute_dtype_;
   std::vector<NamedTensorRef> params_;
   std::vector<NamedTensorRef> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -1,7 +1,9 @@
 // tests/apps/train_test.cpp — `natgrad train` end to end on 384 real CIFAR-10 images: every run-directory
 // artefact, two runs of one config bitwise equal, a run SIGKILLed mid-epoch resuming to bitwise-equal
-// final weights, `natgrad eval` on the result, and divergence reported with the layer it came from.
+// final weights, `natgrad eval` on the result, bfloat16 precision keeping float32 master weights, and
+// divergence reported with the layer it came from.
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <thread>
@@ -223,6 +225,27 @@ TEST_F(TrainRun, InitStartsFromGivenWeights) {
   r = run_natgrad({"train", write_config(other / "d.json", cfg), "--out", other / "b", "--init", other / "a/final.safetensors"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_file(other / "b/final.safetensors"), read_file(other / "a/final.safetensors"));
+}
+
+TEST_F(TrainRun, Bfloat16PrecisionIsMixedPrecisionWithFloat32MasterWeights) {
+  TempDir other;
+  json cfg = tiny_config();
+  cfg["precision"] = "bfloat16";
+  cfg["train"]["epochs"] = 1;
+  cfg["data"]["train_subset"] = 128;
+  const RunResult r = run_natgrad({"train", write_config(other / "c.json", cfg), "--out", other / "run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const SafetensorsFile w = load_safetensors(other / "run/final.safetensors");
+  ASSERT_FALSE(w.tensors.empty());
+  for (const auto& [name, t] : w.tensors)
+    if (is_floating(t.dtype())) EXPECT_EQ(t.dtype(), DType::f32) << name;  // weights and BN statistics
+  int epochs = 0;
+  for (const json& line : read_jsonl(other / "run/metrics.jsonl"))
+    if (line.contains("train_loss")) {
+      ++epochs;
+      EXPECT_TRUE(std::isfinite(line["train_loss"].get<double>())) << line.dump();
+    }
+  EXPECT_EQ(epochs, 1);
 }
 
 TEST_F(TrainRun, NonFiniteValuesAreReportedWithTheirLayerAndEndTheRun) {
