@@ -16,9 +16,14 @@ namespace ng::kernels {
 
 // a: [m, k] ([k, m] if trans_a), b: [k, n] ([n, k] if trans_b), c: [m, n]; 2-D, one dtype, last
 // stride 1 (any row stride >= the row length). With β = 0 the old contents of c are ignored.
-#define NG_GEMM_KERNELS                                                                       \
-  void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, \
-            double alpha, double beta);
+// gemm_batched: the same for every i < B of 3-D a, b, c ([B, ·, ·], any batch strides; the c[i] must not
+// overlap): c[i] = α·op(a[i])·op(b[i]) + β·c[i] — one cuBLAS strided-batched call on CUDA (e.g. all the
+// equal blocks of a block-diagonal factor at once), a loop of gemm on the CPU.
+#define NG_GEMM_KERNELS                                                                               \
+  void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c,         \
+            double alpha, double beta);                                                           \
+  void gemm_batched(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, \
+                    double alpha, double beta);
 
 namespace cpu { NG_GEMM_KERNELS }
 namespace cuda { NG_GEMM_KERNELS }

@@ -4,7 +4,8 @@
 
 #include <limits>
 
-#include "core/parallel.h"
+#include "kernels/dispatch.h"
+#include "kernels/optim_values.h"
 
 namespace ng::optim {
 
@@ -124,26 +125,13 @@ Tensor CurvatureOptimizer::grad_matrix(const Layer& L, const StepContext& ctx) c
   const Tensor& gw = ctx.grad[L.w];
   NG_CHECK(gw.defined() && (!L.has_bias || ctx.grad[L.b].defined()), type(), ": layer '", L.name,
            "' has no gradient for its weight or bias; every preconditioned layer must take part in the backward pass");
-  Tensor Gm = Tensor::empty({L.d_o, L.d_i}, L.dtype_K);
+  Tensor Gm = Tensor::empty({L.d_o, L.d_i}, L.dtype_K, gw.device());
   const int64_t dw = L.d_i - (L.has_bias ? 1 : 0);
-  const Tensor w = gw.contiguous(), b = L.has_bias ? ctx.grad[L.b].contiguous() : Tensor();
-  dispatch_floating(w.dtype(), "grad_matrix", [&](auto src_tag) {
-    using S = decltype(src_tag);
-    dispatch_floating(L.dtype_K, "grad_matrix", [&](auto dst_tag) {
-      using D = decltype(dst_tag);
-      const S* pw = w.data<S>();
-      const S* pb = L.has_bias ? b.data<S>() : nullptr;
-      D* out = Gm.data<D>();
-      // One rounding from the scaled gradient (computed in double) to the factor dtype.
-      parallel_for(L.d_o, 8, [&](int64_t o0, int64_t o1) {
-        for (int64_t o = o0; o < o1; ++o) {
-          for (int64_t i = 0; i < dw; ++i)
-            out[o * L.d_i + i] = static_cast<D>(static_cast<double>(pw[o * dw + i]) * ctx.grad_mult);
-          if (pb) out[o * L.d_i + dw] = static_cast<D>(static_cast<double>(pb[o]) * ctx.grad_mult);
-        }
-      });
-    });
-  });
+  // Gm = [∇W | ∇b]·grad_mult, one rounding from the scaled gradient (computed in double) to the factor dtype.
+  NG_DISPATCH(Gm.device(), scale_into, gw.contiguous().view({L.d_o, dw}), ctx.grad_mult, Gm.slice(1, 0, dw));
+  if (L.has_bias)
+    NG_DISPATCH(Gm.device(), scale_into, ctx.grad[L.b].contiguous().view({L.d_o, 1}), ctx.grad_mult,
+                Gm.slice(1, dw, dw + 1));
   return Gm;
 }
 

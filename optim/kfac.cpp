@@ -4,6 +4,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
 #include "kernels/linalg.h"
+#include "kernels/optim_values.h"
 
 namespace ng::optim {
 
@@ -13,31 +14,22 @@ void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, d
   NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
 }
 
-// out = α·X + β·Y elementwise (same shape/dtype), one rounding.
+// out = α·X + β·Y elementwise (same shape/dtype/device), one rounding.
 Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
-  Tensor out = Tensor::empty(X.shape(), X.dtype());
-  const Tensor x = X.contiguous(), y = Y.contiguous();
-  dispatch_floating(X.dtype(), "kfac::axpby", [&](auto tag) {
-    using T = decltype(tag);
-    using A = acc_t<T>;
-    const T *px = x.data<T>(), *py = y.data<T>();
-    T* po = out.data<T>();
-    for (int64_t i = 0; i < out.numel(); ++i)
-      po[i] = static_cast<T>(static_cast<A>(alpha) * static_cast<A>(px[i]) + static_cast<A>(beta) * static_cast<A>(py[i]));
-  });
+  Tensor out = Tensor::empty(X.shape(), X.dtype(), X.device());
+  NG_DISPATCH(out.device(), combine, {{alpha, X.contiguous()}, {beta, Y.contiguous()}}, out);
   return out;
 }
 
 Tensor gram(const Tensor& X) {  // XᵀX
-  Tensor out = Tensor::empty({X.size(1), X.size(1)}, X.dtype());
+  Tensor out = Tensor::empty({X.size(1), X.size(1)}, X.dtype(), X.device());
   gemm(X, true, X, false, out);
   return out;
 }
 
 double avgtr(const Tensor& M) {
-  const auto v = M.to_vector<double>();
   double t = 0.0;
-  for (int64_t i = 0; i < M.size(0); ++i) t += v[static_cast<size_t>(i * M.size(0) + i)];
+  NG_DISPATCH(M.device(), strided_sum, M.contiguous(), 0, M.size(0), M.size(0) + 1, &t);
   return t / static_cast<double>(M.size(0));
 }
 
@@ -57,7 +49,9 @@ std::vector<CurvatureHyper> common_of(const std::vector<KFAC::Group>& groups) {
 
 Tensor damped_cholesky_inverse(const Tensor& M, double damping) {
   Tensor inv = Tensor::empty(M.shape(), M.dtype(), M.device());
-  return kernels::cpu::damped_cholesky_inverse(M, damping, inv) ? inv : Tensor();
+  bool ok = false;
+  NG_DISPATCH(M.device(), damped_cholesky_inverse, M, damping, inv, &ok);
+  return ok ? inv : Tensor();
 }
 
 KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)
@@ -70,9 +64,10 @@ KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vec
   }
   for (size_t l = 0; l < num_layers(); ++l) {
     const Layer& L = layer(l);
+    const Device dev = param(L.w).tensor->device();  // factors live with the layer's weight
     LayerState s;
-    s.A = Tensor::eye(L.d_i, L.dtype_K);
-    s.G = Tensor::eye(L.d_o, L.dtype_C);
+    s.A = Tensor::eye(L.d_i, L.dtype_K, dev);
+    s.G = Tensor::eye(L.d_o, L.dtype_C, dev);
     state_.push_back(std::move(s));
   }
   request_captures(0);
@@ -120,10 +115,10 @@ Tensor KFAC::precondition(size_t l, const Tensor& Gm) {
   const Tensor& Ai = s.A_inv1.defined() ? s.A_inv1 : s.A_inv;
   const Tensor& Gi = s.G_inv1.defined() ? s.G_inv1 : s.G_inv;
   NG_CHECK(Ai.defined() && Gi.defined(), "kfac: layer '", L.name, "' has no inverses yet (T_inv must divide step 0)");
-  Tensor Y = Tensor::empty(Gm.shape(), L.dtype_K);
+  Tensor Y = Tensor::empty(Gm.shape(), L.dtype_K, Gm.device());
   gemm(Gm, false, Ai, false, Y);  // Gm A⁻¹ in dtype_K
   const Tensor Yc = Y.to(L.dtype_C);
-  Tensor N = Tensor::empty(Gm.shape(), L.dtype_C);
+  Tensor N = Tensor::empty(Gm.shape(), L.dtype_C, Gm.device());
   gemm(Gi, false, Yc, false, N);  // G⁻¹ (Gm A⁻¹) in dtype_C
   return N.to(param(L.w).tensor->dtype());
 }
@@ -186,7 +181,7 @@ void KFAC::load_extra(const SafetensorsFile& f, const nlohmann::json&, const std
       if (!t) return Tensor();
       NG_CHECK(t->shape() == like.shape() && t->dtype() == like.dtype(), "kfac: state tensor '", base + key, "' is ",
                t->describe(), ", expected ", like.describe());
-      return t->clone();
+      return t->to(like.device()).clone();
     };
     loaded[l].A = get("A", state_[l].A, true);
     loaded[l].G = get("G", state_[l].G, true);

@@ -6,7 +6,8 @@
 #include <set>
 
 #include "autograd/grad_mode.h"
-#include "core/parallel.h"
+#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 
 namespace ng::optim {
 
@@ -54,17 +55,7 @@ Tensor Optimizer::StepContext::scaled_grad(size_t i) const {
   const Tensor& g = grad[i];
   if (grad_mult == 1.0) return g;
   Tensor out = Tensor::empty(g.shape(), g.dtype(), g.device());
-  const Tensor gc = g.contiguous();
-  dispatch_floating(g.dtype(), "scaled_grad", [&](auto tag) {
-    using T = decltype(tag);
-    using A = acc_t<T>;
-    const T* src = gc.data<T>();
-    T* dst = out.data<T>();
-    const A m = static_cast<A>(grad_mult);
-    parallel_for(g.numel(), 1 << 14, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) dst[k] = static_cast<T>(static_cast<A>(src[k]) * m);
-    });
-  });
+  NG_DISPATCH(g.device(), affine, g.contiguous(), grad_mult, 0.0, out);  // acc_t(g)·acc_t(m), rounded once
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/dispatch.h"
+#include "kernels/optim_values.h"
 #include "optim/diagnostics.h"
 
 namespace ng::optim {
@@ -39,12 +41,13 @@ SINGD::SINGD(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::v
   for (size_t l = 0; l < num_layers(); ++l) {
     const Layer& L = layer(l);
     const Extra& x = extra_[L.group];
+    const Device dev = param(L.w).tensor->device();  // factors live with the layer's weight
     LayerState s;
-    s.K = StructuredMatrix::identity(x.structure_K, L.d_i, L.dtype_K);
-    s.C = StructuredMatrix::identity(x.structure_C, L.d_o, L.dtype_C);
+    s.K = StructuredMatrix::identity(x.structure_K, L.d_i, L.dtype_K, dev);
+    s.C = StructuredMatrix::identity(x.structure_C, L.d_o, L.dtype_C, dev);
     if (x.alpha1 != 0.0) {
-      s.mK = StructuredMatrix::zeros(x.structure_K, L.d_i, L.dtype_K);
-      s.mC = StructuredMatrix::zeros(x.structure_C, L.d_o, L.dtype_C);
+      s.mK = StructuredMatrix::zeros(x.structure_K, L.d_i, L.dtype_K, dev);
+      s.mC = StructuredMatrix::zeros(x.structure_C, L.d_o, L.dtype_C, dev);
     }
     state_.push_back(std::move(s));
   }
@@ -57,14 +60,9 @@ void SINGD::absorb(size_t l, const Tensor& a, const Tensor& g_in) {
   LayerState& s = state_[l];
   Tensor g = g_in;
   if (prev_grad_scale_ != 1.0) {  // g ÷ √s_{t−1}; the rest of the un-scaling is u in update_factors
-    g = Tensor::empty(g_in.shape(), g_in.dtype());
-    const double inv = 1.0 / std::sqrt(prev_grad_scale_);
-    dispatch_floating(g.dtype(), "singd::absorb", [&](auto tag) {
-      using T = decltype(tag);
-      const T* src = g_in.data<T>();
-      T* dst = g.data<T>();
-      for (int64_t i = 0; i < g.numel(); ++i) dst[i] = static_cast<T>(static_cast<double>(src[i]) * inv);
-    });
+    g = Tensor::empty(g_in.shape(), g_in.dtype(), g_in.device());
+    NG_DISPATCH(g.device(), scale_into, g_in.view({1, g_in.numel()}), 1.0 / std::sqrt(prev_grad_scale_),
+                g.view({1, g.numel()}));
   }
   StructuredPtr hk = s.K->inner_from_rows(a), hc = s.C->inner_from_rows(g);
   if (s.HK) {
@@ -103,8 +101,8 @@ void SINGD::update_factors(size_t l, bool statistics_due, StepContext& ctx) {
     c1C = u * s.avgtr_HK;
     c2C = h.damping * KtK->avgtr();
   }
-  const StructuredPtr IK = StructuredMatrix::identity(x.structure_K, L.d_i, L.dtype_K);
-  const StructuredPtr IC = StructuredMatrix::identity(x.structure_C, L.d_o, L.dtype_C);
+  const StructuredPtr IK = StructuredMatrix::identity(x.structure_K, L.d_i, L.dtype_K, K.values().device());
+  const StructuredPtr IC = StructuredMatrix::identity(x.structure_C, L.d_o, L.dtype_C, C.values().device());
   // m̃ = scale·(c1·H + c2·XtX − I) + α1·m_old, one rounding per stored value.
   auto momentum = [&](const StructuredMatrix& H, const StructuredMatrix& XtX, const StructuredMatrix& I,
                       const StructuredMatrix* m_old, double c1, double c2) {
@@ -239,7 +237,7 @@ void SINGD::load_extra(const SafetensorsFile& f, const nlohmann::json& meta, con
       NG_CHECK(t->dtype() == like.dtype() && t->dim() == 1 && t->numel() == like.values().numel(), "singd: state tensor '",
                base + key, "' is ", t->describe(), ", expected ", like.values().numel(), " ", dtype_name(like.dtype()),
                " values of a ", like.spec().str(), " matrix");
-      return StructuredMatrix::from_values(like.spec(), like.dim(), t->clone());
+      return StructuredMatrix::from_values(like.spec(), like.dim(), t->to(like.values().device()).clone());
     };
     loaded[l].K = get("K", *s.K, true);
     loaded[l].C = get("C", *s.C, true);

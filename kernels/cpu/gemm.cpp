@@ -154,4 +154,12 @@ void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Te
   });
 }
 
+void gemm_batched(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, double alpha,
+                  double beta) {
+  NG_CHECK(a.dim() == 3 && b.dim() == 3 && c.dim() == 3 && a.size(0) == c.size(0) && b.size(0) == c.size(0),
+           "gemm_batched: expected 3-D a, b, c with one batch size, got a ", shape_str(a.shape()), ", b ",
+           shape_str(b.shape()), ", c ", shape_str(c.shape()));
+  for (int64_t i = 0; i < c.size(0); ++i) gemm(a.select(0, i), trans_a, b.select(0, i), trans_b, c.select(0, i), alpha, beta);
+}
+
 }  // namespace ng::kernels::cpu

@@ -27,7 +27,7 @@ void potri(int n, double* a, int* info) { dpotri_("U", &n, a, &n, info); }
 
 }  // namespace
 
-bool damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out) {
+void damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out, bool* ok_out) {
   NG_CHECK(M.dim() == 2 && M.size(0) == M.size(1) && (M.dtype() == DType::f32 || M.dtype() == DType::f64) &&
                M.device().is_cpu(),
            "damped_cholesky_inverse: expected a square float32/float64 CPU matrix, got ", M.describe());
@@ -54,7 +54,7 @@ bool damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out)
       for (int64_t i = 0; i < out.numel(); ++i) ok = ok && std::isfinite(static_cast<double>(a[i]));
     }
   });
-  return ok;
+  *ok_out = ok;
 }
 
 }  // namespace ng::kernels::cpu

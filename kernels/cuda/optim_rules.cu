@@ -5,10 +5,12 @@
 // bits. nvcc would contract a·b + c into one FMA where the CPU code rounds the product first, so every
 // separately rounded product, sum, quotient and square root below is an _rn intrinsic (never contracted)
 // and every fused one is an explicit fma. The float64 sums are per block (a fixed tree, common.cuh) and the
-// block partials are added by one block in a fixed order: reproducible, with no atomics.
+// block partials are added by one block in a fixed order (kernels/cuda/partials.cuh): reproducible, with no
+// atomics.
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/partials.cuh"
 #include "kernels/optim_rules.h"
 
 namespace ng::kernels::cuda {
@@ -36,10 +38,6 @@ template <class T> __device__ __forceinline__ double change_sq(T now, T before) 
   const double d = __dsub_rn(static_cast<double>(load(now)), static_cast<double>(load(before)));
   return __dmul_rn(d, d);
 }
-
-constexpr unsigned kMaxBlocks = 1024;
-
-unsigned sum_blocks(int64_t n) { return std::min(blocks_for(n), kMaxBlocks); }
 
 // Scalars as the CPU rounds them: a Python float stored in T, then widened to acc_t.
 template <class HostT> acc_t<HostT> scalar(double x) { return static_cast<acc_t<HostT>>(static_cast<HostT>(x)); }
@@ -108,14 +106,6 @@ __global__ void sum_squares_kernel(int64_t n, const T* __restrict__ x, double* p
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
-// partial[0] ← Σ partial[0, count), one block, fixed order.
-__global__ void finish_sum_kernel(double* partial, unsigned count) {
-  double s = 0.0;
-  for (unsigned i = threadIdx.x; i < count; i += blockDim.x) s = __dadd_rn(s, partial[i]);
-  s = block_sum(s);
-  if (threadIdx.x == 0) partial[0] = s;
-}
-
 template <class T>
 __global__ void lerp_kernel(int64_t n, T* __restrict__ p, const T* __restrict__ q, dacc_t<T> a) {
   NG_GRID_STRIDE(i, n) {
@@ -128,23 +118,6 @@ void check_cuda(const Tensor& t, const Tensor& like, const char* op) {
   NG_CHECK(!t.defined() || (t.device() == like.device() && t.is_contiguous() && t.dtype() == like.dtype() &&
                             t.numel() == like.numel()),
            op, ": expected contiguous tensors like ", like.describe(), ", got ", t.describe());
-}
-
-// Runs launch(blocks, partial) for a partial-sum kernel over n elements and returns the float64 total.
-template <class F>
-double reduced(const Tensor& like, int64_t n, F&& launch) {
-  if (n == 0) return 0.0;
-  const int dev = use_device(like);
-  const unsigned blocks = sum_blocks(n);
-  DeviceBuffer partial(blocks * sizeof(double), dev);
-  launch(blocks, partial.as<double>());
-  NG_CUDA_LAUNCH_CHECK();
-  finish_sum_kernel<<<1, kThreads, 0, stream(dev)>>>(partial.as<double>(), blocks);
-  NG_CUDA_LAUNCH_CHECK();
-  double total = 0.0;
-  NG_CUDA_CHECK(cudaMemcpyAsync(&total, partial.get(), sizeof total, cudaMemcpyDeviceToHost, stream(dev)));
-  NG_CUDA_CHECK(cudaStreamSynchronize(stream(dev)));
-  return total;
 }
 
 template <class T> const dev_t<T>* cptr(const Tensor& t) { return t.defined() ? dptr<T>(t) : nullptr; }
@@ -161,7 +134,7 @@ void sgd_update(const Tensor& p, const Tensor& d, const Tensor& buf, const Tenso
                                scalar<H>(-h.lr),          h.weight_decay != 0.0, h.momentum != 0.0,
                                h.nesterov};
     const int64_t n = p.numel();
-    *delta_sq = reduced(p, n, [&](unsigned blocks, double* partial) {
+    *delta_sq = reduce_partials<SumOp>(p, n, [&](unsigned blocks, double* partial) {
       sgd_kernel<T><<<blocks, kThreads, 0, stream(p.device().index)>>>(
           n, cptr<H>(p), cptr<H>(d), cptr<H>(buf), c.use_buf ? dptr<H>(buf_out) : nullptr, dptr<H>(p_out), c, partial);
     });
@@ -180,7 +153,7 @@ void adamw_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tenso
                          scalar<H>(1.0 - h.beta2), scalar<H>(h.eps), scalar<H>(-h.step_size), scalar<H>(h.bc2_sqrt),
                          h.weight_decay != 0.0, std::abs(1.0 - h.beta1) < 0.5};
     const int64_t n = p.numel();
-    *delta_sq = reduced(p, n, [&](unsigned blocks, double* partial) {
+    *delta_sq = reduce_partials<SumOp>(p, n, [&](unsigned blocks, double* partial) {
       adamw_kernel<T><<<blocks, kThreads, 0, stream(p.device().index)>>>(n, cptr<H>(p), cptr<H>(g), cptr<H>(m),
                                                                          cptr<H>(v), dptr<H>(m_out), dptr<H>(v_out),
                                                                          dptr<H>(p_out), c, partial);
@@ -194,7 +167,7 @@ void sum_squares(const Tensor& x, double* out) {
   dispatch_floating(x.dtype(), "sum_squares", [&](auto tag) {
     using H = decltype(tag);
     const int64_t n = x.numel();
-    *out = reduced(x, n, [&](unsigned blocks, double* partial) {
+    *out = reduce_partials<SumOp>(x, n, [&](unsigned blocks, double* partial) {
       sum_squares_kernel<dev_t<H>><<<blocks, kThreads, 0, stream(x.device().index)>>>(n, cptr<H>(x), partial);
     });
   });

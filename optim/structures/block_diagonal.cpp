@@ -3,7 +3,8 @@
 //
 // singd-spec §3.1/§3.4: Π copies the diagonal blocks (no factor 2: both mirrors of every kept entry are
 // free). Every operation is blockwise: op(K)·Z multiplies the row block i of Z by op(K_i), Z·op(K) the
-// column block, Π(YᵀY)_i = Y_iᵀY_i with Y_i the column block i of Y = XK.
+// column block, Π(YᵀY)_i = Y_iᵀY_i with Y_i the column block i of Y = XK — for all full blocks at once as
+// one batched GEMM (strided views, no copies), then for the last block.
 // Quirk Q1 of the reference (§3.6: its transposed product Kᵀ·Z is K·Z and Π(KᵀK) is K_iK_iᵀ) is NOT
 // replicated: natgrad uses Kᵀ where the mathematics says Kᵀ (decision of spec §0).
 #include "optim/structures/dense_ops.h"
@@ -11,78 +12,92 @@
 namespace ng::optim::detail {
 namespace {
 
-struct Block {
+// Blocks of one size, stored one after the other: the ⌊d/b⌋ full ones, or the last r×r one.
+struct Group {
   int64_t offset;  // into values
-  int64_t start;   // first row/column of the block
-  int64_t size;
+  int64_t start;   // first row/column of the first block
+  int64_t size;    // b or r
+  int64_t count;   // number of blocks
 };
 
 class BlockDiagonal final : public StructuredMatrix {
  public:
   BlockDiagonal(const StructureSpec& s, int64_t d, Tensor v) : StructuredMatrix(s, d, std::move(v)) {
-    int64_t offset = 0;
-    for (int64_t start = 0; start < d; start += s.block_size) {
-      const int64_t n = std::min(s.block_size, d - start);
-      blocks_.push_back({offset, start, n});
-      offset += n * n;
-    }
+    const int64_t b = s.block_size, full = d / b, r = d % b;
+    if (full > 0) groups_.push_back({0, 0, b, full});
+    if (r > 0) groups_.push_back({full * b * b, full * b, r, 1});
   }
 
   double avgtr() const override {
     double t = 0.0;
-    for (const Block& b : blocks_) t += sum_strided(values_, b.offset, b.size, b.size + 1);
+    for (const Group& g : groups_)
+      for (int64_t i = 0; i < g.count; ++i) t += sum_strided(values_, offset(g, i), g.size, g.size + 1);
     return t / static_cast<double>(d_);
   }
 
   void diag_add(double x) override {
-    for (const Block& b : blocks_) add_strided(values_, b.offset, b.size, b.size + 1, x);
+    for (const Group& g : groups_)
+      for (int64_t i = 0; i < g.count; ++i) add_strided(values_, offset(g, i), g.size, g.size + 1, x);
   }
 
   Tensor to_dense() const override {
     Tensor m = Tensor::zeros({d_, d_}, dtype(), values_.device());
-    for (const Block& b : blocks_)
-      m.slice(0, b.start, b.start + b.size).slice(1, b.start, b.start + b.size).copy_(block(values_, b));
+    for (const Group& g : groups_)
+      for (int64_t i = 0; i < g.count; ++i) {
+        const int64_t s = g.start + i * g.size;
+        m.slice(0, s, s + g.size).slice(1, s, s + g.size).copy_(blocks(values_, g).select(0, i));
+      }
     return m;
   }
 
  protected:
+  // Every product is one batched GEMM per group (kernels/gemm.h: a single cuBLAS call on CUDA).
   void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
-    for (const Block& b : blocks_) {
-      const int64_t s = b.start, e = b.start + b.size;
+    for (const Group& g : groups_) {
       if (side == Side::left) {
-        gemm(block(values_, b), trans, Z.slice(0, s, e), false, out.slice(0, s, e));
+        gemm_batched(blocks(values_, g), trans, row_blocks(Z, g), false, row_blocks(out, g));
       } else {
-        gemm(Z.slice(1, s, e), false, block(values_, b), trans, out.slice(1, s, e));
+        gemm_batched(col_blocks(Z, g), false, blocks(values_, g), trans, col_blocks(out, g));
       }
     }
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override {
     auto r = zeros_like();
-    for (const Block& b : blocks_)
-      gemm(block(values_, b), false, block(other.values(), b), false, block(r->values(), b));
+    for (const Group& g : groups_)
+      gemm_batched(blocks(values_, g), false, blocks(other.values(), g), false, blocks(r->values(), g));
     return r;
   }
 
   StructuredPtr project_gram_impl(const Tensor& Y) const override {
     auto r = zeros_like();
-    for (const Block& b : blocks_) {
-      const Tensor Yb = Y.slice(1, b.start, b.start + b.size);
-      gemm(Yb, true, Yb, false, block(r->values(), b));
-    }
+    for (const Group& g : groups_) gemm_batched(col_blocks(Y, g), true, col_blocks(Y, g), false, blocks(r->values(), g));
     return r;
   }
 
   StructuredPtr self_inner_impl() const override {
     auto r = zeros_like();
-    for (const Block& b : blocks_) gemm(block(values_, b), true, block(values_, b), false, block(r->values(), b));
+    for (const Group& g : groups_)
+      gemm_batched(blocks(values_, g), true, blocks(values_, g), false, blocks(r->values(), g));
     return r;
   }
 
  private:
-  static Tensor block(const Tensor& values, const Block& b) { return mat(values, b.offset, b.size, b.size); }
+  static int64_t offset(const Group& g, int64_t i) { return g.offset + i * g.size * g.size; }
+  // The group's blocks of a values tensor as [count, size, size].
+  static Tensor blocks(const Tensor& values, const Group& g) {
+    return values.as_strided({g.count, g.size, g.size}, {g.size * g.size, g.size, 1}, values.offset() + g.offset);
+  }
+  // The row blocks of Z [d, n] (as [count, size, n]) and the column blocks of Z [n, d] (as [count, n, size]).
+  static Tensor row_blocks(const Tensor& Z, const Group& g) {
+    const int64_t zs = Z.strides()[0];
+    return Z.as_strided({g.count, g.size, Z.size(1)}, {g.size * zs, zs, 1}, Z.offset() + g.start * zs);
+  }
+  static Tensor col_blocks(const Tensor& Z, const Group& g) {
+    return Z.as_strided({g.count, Z.size(0), g.size}, {g.size, Z.strides()[0], 1}, Z.offset() + g.start);
+  }
 
-  std::vector<Block> blocks_;
+  std::vector<Group> groups_;
 };
 
 }  // namespace

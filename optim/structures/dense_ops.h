@@ -19,6 +19,9 @@ Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols);
 // dimension c becomes β·c.
 void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,
           double beta = 0.0);
+// The same for every i of 3-D a, b, c ([B, ·, ·] strided views; kernels/gemm.h gemm_batched).
+void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,
+                  double beta = 0.0);
 
 // values[offset + i·stride] += x for i in [0, n) (computed in acc_t, rounded once), and their sum.
 void add_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride, double x);

@@ -1,8 +1,9 @@
 // optim/structures/diagonal.cpp — the `diagonal` structure: K = diag(k), stored as the vector k.
 //
 // singd-spec §3.4: Π keeps the diagonal, so Π(KᵀXᵀXK)_i = Σ_r (X_ri k_i)² = colsum(Y²)_i with Y = XK, and
-// Π(KᵀK) = k ⊙ k. Products with dense matrices scale rows (left) or columns (right); Kᵀ = K.
-#include "core/parallel.h"
+// Π(KᵀK) = k ⊙ k. Products with dense matrices scale rows (left) or columns (right); Kᵀ = K. All of it is
+// element-wise tensor arithmetic (autograd/ops.h on plain tensors), so it runs on any device.
+#include "autograd/ops.h"
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim::detail {
@@ -23,50 +24,14 @@ class Diagonal final : public StructuredMatrix {
 
  protected:
   void mul_dense_impl(const Tensor& Z, Side side, bool, const Tensor& out) const override {
-    dispatch_wide(dtype(), "diagonal::mul_dense", [&](auto t) {
-      using T = decltype(t);
-      const T* k = values_.data<T>();
-      const T* z = Z.data<T>();
-      T* o = out.data<T>();
-      const int64_t rows = Z.size(0), cols = Z.size(1), zs = Z.strides()[0], os = out.strides()[0];
-      parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
-        for (int64_t i = r0; i < r1; ++i)
-          for (int64_t j = 0; j < cols; ++j) o[i * os + j] = z[i * zs + j] * k[side == Side::left ? i : j];
-      });
-    });
+    Tensor(out).copy_(mul(Z, side == Side::left ? values_.view({d_, 1}) : values_.view({1, d_})));
   }
 
-  StructuredPtr product_impl(const StructuredMatrix& other) const override {
-    return elementwise(other.values(), values_);
-  }
+  StructuredPtr product_impl(const StructuredMatrix& other) const override { return make(mul(other.values(), values_)); }
 
-  StructuredPtr project_gram_impl(const Tensor& Y) const override {
-    auto r = zeros_like();
-    dispatch_wide(dtype(), "diagonal::inner_from_rows", [&](auto t) {
-      using T = decltype(t);
-      const T* y = Y.data<T>();
-      T* h = r->values().template data<T>();
-      const int64_t rows = Y.size(0), ys = Y.strides()[0];
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < d_; ++j) h[j] += y[i * ys + j] * y[i * ys + j];
-    });
-    return r;
-  }
+  StructuredPtr project_gram_impl(const Tensor& Y) const override { return make(sum(mul(Y, Y), {0})); }
 
-  StructuredPtr self_inner_impl() const override { return elementwise(values_, values_); }
-
- private:
-  // diag(a ⊙ b)
-  StructuredPtr elementwise(const Tensor& a, const Tensor& b) const {
-    auto r = zeros_like();
-    dispatch_wide(dtype(), "diagonal::product", [&](auto t) {
-      using T = decltype(t);
-      const T *pa = a.data<T>(), *pb = b.data<T>();
-      T* o = r->values().template data<T>();
-      for (int64_t i = 0; i < d_; ++i) o[i] = pa[i] * pb[i];
-    });
-    return r;
-  }
+  StructuredPtr self_inner_impl() const override { return make(mul(values_, values_)); }
 };
 
 }  // namespace

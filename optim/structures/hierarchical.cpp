@@ -10,55 +10,30 @@
 // Π(M) for symmetric M: A = M_aa, B = 2·M_a,(c∪e), c = diag(M)_c, D = 2·M_ec, E = M_ee (the factor 2 where
 // the mirror block is structurally zero, §3.2). Products, Π(KᵀXᵀXK) from Y = XK, and Π(KᵀK) follow the
 // block formulas of §3.3; no d×d intermediate is formed. For d ≤ K1 this is exactly `dense`.
-#include "core/parallel.h"
+#include "autograd/ops.h"
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim::detail {
 namespace {
 
-// out = β·out + diag(c)·Z (left) or Z·diag(c) (right); all float/double, last stride 1.
+// The three element-wise helpers are tensor arithmetic (autograd/ops.h on plain tensors), so they run on
+// the device of the values; β ∈ {0, 1} as used below.
+// out = β·out + diag(c)·Z (left) or Z·diag(c) (right).
 void diag_scale(const Tensor& c, const Tensor& Z, Side side, const Tensor& out, double beta) {
   if (out.numel() == 0) return;
-  dispatch_wide(out.dtype(), "hierarchical::diag_scale", [&](auto t) {
-    using T = decltype(t);
-    const T* pc = c.data<T>();
-    const T* z = Z.data<T>();
-    T* o = out.data<T>();
-    const int64_t rows = Z.size(0), cols = Z.size(1), zs = Z.strides()[0], os = out.strides()[0];
-    const T b = static_cast<T>(beta);
-    parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t i = r0; i < r1; ++i)
-        for (int64_t j = 0; j < cols; ++j) {
-          const T v = z[i * zs + j] * pc[side == Side::left ? i : j];
-          o[i * os + j] = beta == 0.0 ? v : b * o[i * os + j] + v;
-        }
-    });
-  });
+  const Tensor v = mul(Z, side == Side::left ? c.view({c.numel(), 1}) : c.view({1, c.numel()}));
+  Tensor(out).copy_(beta == 0.0 ? v : add(mul(out, beta), v));
 }
 
 // out_j = β·out_j + Σ_i M_ij²
 void colsum_sq(const Tensor& M, const Tensor& out, double beta) {
   if (out.numel() == 0) return;
-  dispatch_wide(out.dtype(), "hierarchical::colsum_sq", [&](auto t) {
-    using T = decltype(t);
-    const T* m = M.data<T>();
-    T* o = out.data<T>();
-    const int64_t rows = M.size(0), cols = M.size(1), ms = M.strides()[0];
-    for (int64_t j = 0; j < cols; ++j) o[j] = beta == 0.0 ? T(0) : static_cast<T>(beta) * o[j];
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j) o[j] += m[i * ms + j] * m[i * ms + j];
-  });
+  const Tensor s = sum(mul(M, M), {0});
+  Tensor(out).copy_(beta == 0.0 ? s : add(mul(out, beta), s));
 }
 
 // c = a ⊙ b (vectors)
-void hadamard(const Tensor& a, const Tensor& b, const Tensor& c) {
-  dispatch_wide(c.dtype(), "hierarchical::hadamard", [&](auto t) {
-    using T = decltype(t);
-    const T *pa = a.data<T>(), *pb = b.data<T>();
-    T* pc = c.data<T>();
-    for (int64_t i = 0; i < c.numel(); ++i) pc[i] = pa[i] * pb[i];
-  });
-}
+void hadamard(const Tensor& a, const Tensor& b, const Tensor& c) { Tensor(c).copy_(mul(a, b)); }
 
 // Views of the five parts of a values tensor.
 struct Parts {

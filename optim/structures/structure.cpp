@@ -11,6 +11,8 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/optim_values.h"
+#include "optim/rules.h"
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim {
@@ -183,60 +185,23 @@ StructuredPtr StructuredMatrix::self_inner() const {
 
 // ---- operations on the values -----------------------------------------------------------------------
 
-namespace {
-void require_cpu(const Tensor& t, const char* op) {
-  NG_CHECK(t.device().is_cpu(), op, ": structured-matrix value operations run on the CPU, got ", t.describe());
-}
-}  // namespace
-
-double StructuredMatrix::frobenius_norm() const {
-  require_cpu(values_, "StructuredMatrix::frobenius_norm");
-  double s = 0.0;
-  for (double v : values_.to_vector<double>()) s += v * v;
-  return std::sqrt(s);
-}
+double StructuredMatrix::frobenius_norm() const { return std::sqrt(sum_squares(values_)); }
 
 double StructuredMatrix::inf_norm() const {
-  require_cpu(values_, "StructuredMatrix::inf_norm");
-  return dispatch_floating(dtype(), "StructuredMatrix::inf_norm", [&](auto t) {
-    using T = decltype(t);
-    const T* v = values_.data<T>();
-    double m = 0.0;
-    for (int64_t i = 0; i < values_.numel(); ++i) m = std::max(m, std::abs(static_cast<double>(v[i])));
-    return m;
-  });
+  double m = 0.0;
+  NG_DISPATCH(values_.device(), abs_max, values_, &m);
+  return m;
 }
 
-bool StructuredMatrix::all_finite() const {
-  require_cpu(values_, "StructuredMatrix::all_finite");
-  return dispatch_floating(dtype(), "StructuredMatrix::all_finite", [&](auto t) {
-    using T = decltype(t);
-    const T* v = values_.data<T>();
-    for (int64_t i = 0; i < values_.numel(); ++i)
-      if (!std::isfinite(static_cast<double>(v[i]))) return false;
-    return true;
-  });
-}
+bool StructuredMatrix::all_finite() const { return std::isfinite(inf_norm()); }  // ∞ or NaN iff some value is
 
 void StructuredMatrix::assign_combination(const std::vector<std::pair<double, const StructuredMatrix*>>& terms) {
-  require_cpu(values_, "StructuredMatrix::assign_combination");
-  for (const auto& [c, X] : terms) check_same_class(*X, "StructuredMatrix::assign_combination");
-  dispatch_floating(dtype(), "StructuredMatrix::assign_combination", [&](auto t) {
-    using T = decltype(t);
-    using A = acc_t<T>;
-    std::vector<const T*> src;
-    std::vector<A> coef;
-    for (const auto& [c, X] : terms) {
-      src.push_back(X->values_.template data<T>());
-      coef.push_back(static_cast<A>(c));
-    }
-    T* out = values_.data<T>();
-    for (int64_t i = 0; i < values_.numel(); ++i) {
-      A s = 0;
-      for (size_t k = 0; k < src.size(); ++k) s += coef[k] * static_cast<A>(src[k][i]);
-      out[i] = static_cast<T>(s);
-    }
-  });
+  std::vector<std::pair<double, Tensor>> values;
+  for (const auto& [c, X] : terms) {
+    check_same_class(*X, "StructuredMatrix::assign_combination");
+    values.emplace_back(c, X->values_);
+  }
+  NG_DISPATCH(values_.device(), combine, values, values_);
 }
 
 void StructuredMatrix::copy_from(const StructuredMatrix& X) {
@@ -262,24 +227,23 @@ void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, d
   NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
 }
 
+void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha, double beta) {
+  if (c.numel() == 0) return;
+  if ((ta ? a.size(1) : a.size(2)) == 0) {  // empty inner dimension: c = β·c, matrix by matrix
+    for (int64_t i = 0; i < c.size(0); ++i) gemm(a.select(0, i), ta, b.select(0, i), tb, c.select(0, i), alpha, beta);
+    return;
+  }
+  NG_DISPATCH(c.device(), gemm_batched, a, ta, b, tb, c, alpha, beta);
+}
+
 void add_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride, double x) {
-  require_cpu(values, "StructuredMatrix::diag_add");
-  dispatch_floating(values.dtype(), "StructuredMatrix::diag_add", [&](auto t) {
-    using T = decltype(t);
-    T* p = values.data<T>() + offset;
-    for (int64_t i = 0; i < n; ++i) p[i * stride] = static_cast<T>(static_cast<acc_t<T>>(p[i * stride]) + x);
-  });
+  NG_DISPATCH(values.device(), strided_add, values, offset, n, stride, x);
 }
 
 double sum_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride) {
-  require_cpu(values, "StructuredMatrix::avgtr");
-  return dispatch_floating(values.dtype(), "StructuredMatrix::avgtr", [&](auto t) {
-    using T = decltype(t);
-    const T* p = values.data<T>() + offset;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(p[i * stride]);
-    return s;
-  });
+  double s = 0.0;
+  NG_DISPATCH(values.device(), strided_sum, values, offset, n, stride, &s);
+  return s;
 }
 
 HierarchicalDims hierarchical_dims(const StructureSpec& s, int64_t d) {

@@ -11,6 +11,8 @@
 //   K·K'     (p ∗ q)_k = Σ_{j≤k} p_j q_{k−j}, the causal convolution truncated to d (commutative);
 //   op(K)·Z  for a lower op(K): out_i = Σ_k p_k Z_{i−k}; O(d²n) like dense, storage O(d).
 //   ‖K‖_F² = Σ_k (d−k)·p_k²;  avgtr = p_0;  diag_add touches p_0 only.
+// Device: the O(d²) recurrences on the d coefficients (K·K', Π(KᵀK), the normalisation, building T_δ) run on
+// the host over a copy of p (d values), the O(d²n) and O(d²R) products as GEMMs on the values' device.
 // Blocked evaluation (so the O(d²n) and O(d²R) work runs as GEMMs, still without a d×d matrix): cut the
 // indices into nb blocks of b (the last one zero-padded). Block (i, i−δ) of a lower Toeplitz L is the same
 // b×b Toeplitz block T_δ for every i, T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)), so
@@ -57,11 +59,12 @@ class Toeplitz final : public StructuredMatrix {
   void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
     const bool low = lower() != trans;  // op(K) is lower-triangular
     const int64_t b = block(), nb = (d_ + b - 1) / b;
+    const std::vector<double> p = values_.to_vector<double>();
     if (side == Side::left) {  // row blocks: packed [b, nb·n], block m in columns [m·n, (m+1)·n)
       const int64_t n = Z.size(1);
       const Tensor Zp = pack_rows(Z, b, nb), Op = Tensor::zeros({b, nb * n}, dtype(), out.device());
       for (int64_t dl = 0; dl < nb; ++dl) {
-        const Tensor T = toeplitz_block(dl, b);
+        const Tensor T = toeplitz_block(p, dl, b);
         const int64_t w = (nb - dl) * n;
         if (low) gemm(T, false, Zp.slice(1, 0, w), false, Op.slice(1, dl * n, nb * n), 1.0, 1.0);
         else gemm(T, true, Zp.slice(1, dl * n, nb * n), false, Op.slice(1, 0, w), 1.0, 1.0);
@@ -71,7 +74,7 @@ class Toeplitz final : public StructuredMatrix {
       const int64_t n = Z.size(0);
       const Tensor Zv = pack_cols(Z, b, nb), Ov = Tensor::zeros({nb * n, b}, dtype(), out.device());
       for (int64_t dl = 0; dl < nb; ++dl) {
-        const Tensor T = toeplitz_block(dl, b);
+        const Tensor T = toeplitz_block(p, dl, b);
         const int64_t h = (nb - dl) * n;
         if (low) gemm(Zv.slice(0, dl * n, nb * n), false, T, false, Ov.slice(0, 0, h), 1.0, 1.0);
         else gemm(Zv.slice(0, 0, h), false, T, true, Ov.slice(0, dl * n, nb * n), 1.0, 1.0);
@@ -81,18 +84,17 @@ class Toeplitz final : public StructuredMatrix {
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override {
-    auto r = zeros_like();
-    dispatch_wide(dtype(), "toeplitz::product", [&](auto t) {
+    return dispatch_wide(dtype(), "toeplitz::product", [&](auto t) {
       using T = decltype(t);
-      const T *p = values_.data<T>(), *q = other.values().template data<T>();
-      T* o = r->values().template data<T>();
+      const std::vector<T> p = values_.to_vector<T>(), q = other.values().template to_vector<T>();
+      std::vector<T> o(static_cast<size_t>(d_));
       for (int64_t k = 0; k < d_; ++k) {
         T s = 0;
-        for (int64_t j = 0; j <= k; ++j) s += p[j] * q[k - j];
-        o[k] = s;
+        for (int64_t j = 0; j <= k; ++j) s += p[static_cast<size_t>(j)] * q[static_cast<size_t>(k - j)];
+        o[static_cast<size_t>(k)] = s;
       }
+      return from_host(o);
     });
-    return r;
   }
 
   StructuredPtr project_gram_impl(const Tensor& Y) const override {
@@ -109,29 +111,25 @@ class Toeplitz final : public StructuredMatrix {
           if (k < d_) tk[static_cast<size_t>(k)] += sv[static_cast<size_t>(u * b + v)];
         }
     }
-    auto r = zeros_like();
-    dispatch_wide(dtype(), "toeplitz::inner_from_rows", [&](auto t) {
+    return dispatch_wide(dtype(), "toeplitz::inner_from_rows", [&](auto t) {
       using T = decltype(t);
-      std::vector<T> t_k(tk.begin(), tk.end());
-      normalise(t_k.data(), r->values().template data<T>());
+      return normalised(std::vector<T>(tk.begin(), tk.end()));
     });
-    return r;
   }
 
   StructuredPtr self_inner_impl() const override {
-    auto r = zeros_like();
-    dispatch_wide(dtype(), "toeplitz::self_inner", [&](auto t) {
+    return dispatch_wide(dtype(), "toeplitz::self_inner", [&](auto t) {
       using T = decltype(t);
-      const T* p = values_.data<T>();
+      const std::vector<T> p = values_.to_vector<T>();
       std::vector<T> tk(static_cast<size_t>(d_), T(0));
       for (int64_t k = 0; k < d_; ++k) {
         T s = 0;
-        for (int64_t u = 0; u + k < d_; ++u) s += static_cast<T>(d_ - k - u) * p[u] * p[u + k];
+        for (int64_t u = 0; u + k < d_; ++u)
+          s += static_cast<T>(d_ - k - u) * p[static_cast<size_t>(u)] * p[static_cast<size_t>(u + k)];
         tk[static_cast<size_t>(k)] = s;
       }
-      normalise(tk.data(), r->values().template data<T>());
+      return normalised(tk);
     });
-    return r;
   }
 
  private:
@@ -143,20 +141,16 @@ class Toeplitz final : public StructuredMatrix {
     return std::clamp<int64_t>((d_ / 16 + 15) / 16 * 16, 64, 256);
   }
 
-  // T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)): block (i, i−δ) of the lower Toeplitz matrix of p.
-  Tensor toeplitz_block(int64_t dl, int64_t b) const {
-    Tensor T = Tensor::zeros({b, b}, dtype(), values_.device());
-    dispatch_wide(dtype(), "toeplitz::block", [&](auto t) {
-      using E = decltype(t);
-      const E* p = values_.data<E>();
-      E* o = T.data<E>();
-      for (int64_t u = 0; u < b; ++u)
-        for (int64_t v = 0; v < b; ++v) {
-          const int64_t k = dl * b + u - v;
-          if (k >= 0 && k < d_) o[u * b + v] = p[k];
-        }
-    });
-    return T;
+  // T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)): block (i, i−δ) of the lower Toeplitz matrix of p (p: the
+  // values on the host; exact, they are float32 or float64 here).
+  Tensor toeplitz_block(const std::vector<double>& p, int64_t dl, int64_t b) const {
+    std::vector<double> o(static_cast<size_t>(b * b), 0.0);
+    for (int64_t u = 0; u < b; ++u)
+      for (int64_t v = 0; v < b; ++v) {
+        const int64_t k = dl * b + u - v;
+        if (k >= 0 && k < d_) o[static_cast<size_t>(u * b + v)] = p[static_cast<size_t>(k)];
+      }
+    return Tensor::from_vector(o, {b, b}, dtype(), values_.device());
   }
 
   // Z [d, n] → [b, nb·n] with row block m of Z in columns [m·n, (m+1)·n) (zero padding past d), and back.
@@ -194,11 +188,19 @@ class Toeplitz final : public StructuredMatrix {
     }
   }
 
-  // Sub-diagonal sums t_k of a symmetric matrix → Toeplitz coefficients of its projection.
+  // Sub-diagonal sums t_k of a symmetric matrix → the Toeplitz matrix of its projection.
   template <class T>
-  void normalise(const T* tk, T* p) const {
+  StructuredPtr normalised(const std::vector<T>& tk) const {
+    std::vector<T> p(static_cast<size_t>(d_));
     p[0] = tk[0] / static_cast<T>(d_);
-    for (int64_t k = 1; k < d_; ++k) p[k] = T(2) * tk[k] / static_cast<T>(d_ - k);
+    for (int64_t k = 1; k < d_; ++k) p[static_cast<size_t>(k)] = T(2) * tk[static_cast<size_t>(k)] / static_cast<T>(d_ - k);
+    return from_host(p);
+  }
+
+  // A matrix of this class from coefficients computed on the host.
+  template <class T>
+  StructuredPtr from_host(const std::vector<T>& p) const {
+    return make(Tensor::from_vector(p, {d_}, dtype(), values_.device()));
   }
 };
 

@@ -1,5 +1,6 @@
 // tests/cuda/gemm_test.cpp — cuBLAS GEMM (row-major through the column-major library) against the CPU
-// GEMM: every transpose combination, row strides wider than the rows, α/β, k = 0, every dtype.
+// GEMM: every transpose combination, row strides wider than the rows, α/β, k = 0, every dtype, and the
+// strided-batched form.
 #include <gtest/gtest.h>
 
 #include "cuda_test_util.h"
@@ -32,6 +33,33 @@ TEST(CudaGemm, AllTransposesStridesAndScalarsMatchCpu) {
         NG_DISPATCH(kCuda, gemm, ga, ta, gb, tb, gc, 0.75, -0.5);
         expect_close(gc, c, std::string("gemm ") + dtype_name(dt) + " trans_a=" + std::to_string(ta) +
                                 " trans_b=" + std::to_string(tb));
+      }
+}
+
+TEST(CudaGemm, StridedBatchedMatchesCpu) {
+  NG_REQUIRE_CUDA();
+  Generator gen(44);
+  const int64_t batch = 5, m = 12, n = 7, k = 9;
+  for (DType dt : kFloating)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        // The blocks of one wider matrix side by side (batch stride = block width), as block-diagonal
+        // factors take the column blocks of a dense operand.
+        auto blocks = [&](int64_t rows, int64_t cols) {
+          const auto [w, gw] = strided_pair(rows, batch * cols, dt, gen);
+          auto view = [&](const Tensor& t) {
+            return t.as_strided({batch, rows, cols}, {cols, t.strides()[0], 1}, t.offset());
+          };
+          return std::make_pair(view(w), view(gw));
+        };
+        const auto [a, ga] = blocks(ta ? k : m, ta ? m : k);
+        const auto [b, gb] = blocks(tb ? n : k, tb ? k : n);
+        const auto [c, gc] = blocks(m, n);
+        NG_DISPATCH(kCpu, gemm_batched, a, ta, b, tb, c, 1.25, 0.5);
+        NG_DISPATCH(kCuda, gemm_batched, ga, ta, gb, tb, gc, 1.25, 0.5);
+        for (int64_t i = 0; i < batch; ++i)
+          expect_close(gc.select(0, i), c.select(0, i), std::string("gemm_batched ") + dtype_name(dt) + " trans_a=" +
+                                                            std::to_string(ta) + " trans_b=" + std::to_string(tb));
       }
 }
 

@@ -1,0 +1,73 @@
+// kernels/cuda/partials.cuh — float64 reductions over a whole tensor without atomics: every block reduces
+// its grid-stride share and writes one partial, then one block combines the partials in a fixed order and
+// the host reads the total. Same inputs, same bits, on every run.
+//
+//   double total = reduce_partials<SumOp>(like, n, [&](unsigned blocks, double* partial) {
+//     my_kernel<<<blocks, kThreads, 0, stream(dev)>>>(..., partial);   // partial[blockIdx.x] = block's share
+//   });
+//
+// One host synchronisation per call (the total is read back).
+#pragma once
+#include <cmath>
+
+#include "kernels/cuda/common.cuh"
+
+namespace ng::kernels::cuda {
+
+// Σ, correctly rounded at each addition (never contracted).
+struct SumOp {
+  static __device__ __forceinline__ double identity() { return 0.0; }
+  static __device__ __forceinline__ double apply(double a, double b) { return __dadd_rn(a, b); }
+};
+
+// max, with NaN winning over every number (a NaN anywhere makes the result NaN).
+struct MaxNanOp {
+  static __device__ __forceinline__ double identity() { return 0.0; }
+  static __device__ __forceinline__ double apply(double a, double b) {
+    return (isnan(a) || isnan(b)) ? __longlong_as_double(0x7ff8000000000000LL) : fmax(a, b);
+  }
+};
+
+// Op-reduction of v over the block (blockDim.x a multiple of 32, at most 1024); valid in thread 0.
+template <class Op> __device__ double block_reduce(double v) {
+  __shared__ double warp_vals[32];
+  for (int o = 16; o > 0; o /= 2) v = Op::apply(v, __shfl_down_sync(0xffffffffu, v, o));
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) warp_vals[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < static_cast<int>(blockDim.x / 32) ? warp_vals[lane] : Op::identity();
+    for (int o = 16; o > 0; o /= 2) v = Op::apply(v, __shfl_down_sync(0xffffffffu, v, o));
+  }
+  __syncthreads();  // warp_vals may be reused by a following reduction
+  return v;
+}
+
+// partial[0] ← Op over partial[0, count), one block, fixed order.
+template <class Op> __global__ void finish_partials_kernel(double* partial, unsigned count) {
+  double s = Op::identity();
+  for (unsigned i = threadIdx.x; i < count; i += blockDim.x) s = Op::apply(s, partial[i]);
+  s = block_reduce<Op>(s);
+  if (threadIdx.x == 0) partial[0] = s;
+}
+
+constexpr unsigned kMaxPartials = 1024;
+
+// Runs launch(blocks, partial) for a kernel that writes one Op-partial per block over n elements, and
+// returns the combined float64 result (Op::identity() for n = 0).
+template <class Op, class F> double reduce_partials(const Tensor& like, int64_t n, F&& launch) {
+  if (n == 0) return 0.0;
+  const int dev = use_device(like);
+  const unsigned blocks = std::min(blocks_for(n), kMaxPartials);
+  DeviceBuffer partial(blocks * sizeof(double), dev);
+  launch(blocks, partial.as<double>());
+  NG_CUDA_LAUNCH_CHECK();
+  finish_partials_kernel<Op><<<1, kThreads, 0, stream(dev)>>>(partial.as<double>(), blocks);
+  NG_CUDA_LAUNCH_CHECK();
+  double total = 0.0;
+  NG_CUDA_CHECK(cudaMemcpyAsync(&total, partial.get(), sizeof total, cudaMemcpyDeviceToHost, stream(dev)));
+  NG_CUDA_CHECK(cudaStreamSynchronize(stream(dev)));
+  return total;
+}
+
+}  // namespace ng::kernels::cuda

@@ -1,0 +1,103 @@
+// tests/cuda/optim_values_test.cpp — the curvature optimizers' element kernels (kernels/optim_values.h) and
+// the damped Cholesky inverse (kernels/linalg.h) on CUDA against the CPU kernels, on fresh random inputs:
+// the element results bitwise (both devices round at the same points), the float64 sums up to summation
+// order, the inverse to the dtype's tolerance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "cuda_test_util.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm.h"
+#include "kernels/linalg.h"
+#include "kernels/optim_values.h"
+
+using namespace ng;
+using namespace ng::cuda_test;
+
+namespace {
+constexpr int64_t kRows = 301, kCols = 233;  // several blocks and ragged tails
+}
+
+TEST(CudaOptimValues, ScaleIntoMatchesCpuBitwise) {
+  NG_REQUIRE_CUDA();
+  Generator gen(71);
+  for (DType from : kFloating)
+    for (DType to : kFloating) {
+      const std::string what = std::string(dtype_name(from)) + " -> " + dtype_name(to);
+      const Tensor src = random({kRows, kCols}, from, gen);
+      // dst is a column slice of a wider matrix, as the curvature optimizers' Gm = [∇W | ∇b] is.
+      const Tensor cpu_wide = Tensor::zeros({kRows, kCols + 1}, to), gpu_wide = Tensor::zeros({kRows, kCols + 1}, to, kCuda);
+      kernels::cpu::scale_into(src, 0.37, cpu_wide.slice(1, 0, kCols));
+      NG_DISPATCH(kCuda, scale_into, on(src, kCuda), 0.37, gpu_wide.slice(1, 0, kCols));
+      expect_equal(gpu_wide, cpu_wide, what);
+    }
+}
+
+TEST(CudaOptimValues, CombineMatchesCpuBitwise) {
+  NG_REQUIRE_CUDA();
+  Generator gen(72);
+  for (DType dt : kFloating) {
+    const Tensor a = random({kRows * kCols}, dt, gen), b = random({kRows * kCols}, dt, gen),
+                 c = random({kRows * kCols}, dt, gen);
+    const std::vector<double> coef = {0.5, -1.25, 3e-3};
+    const Tensor cpu_out = a.clone(), gpu_out = on(a, kCuda);  // out aliases the first term
+    kernels::cpu::combine({{coef[0], cpu_out}, {coef[1], b}, {coef[2], c}}, cpu_out);
+    NG_DISPATCH(kCuda, combine, {{coef[0], gpu_out}, {coef[1], on(b, kCuda)}, {coef[2], on(c, kCuda)}}, gpu_out);
+    expect_equal(gpu_out, cpu_out, dtype_name(dt));
+  }
+}
+
+TEST(CudaOptimValues, StridedAddAndSumMatchCpu) {
+  NG_REQUIRE_CUDA();
+  Generator gen(73);
+  for (DType dt : kFloating) {
+    const int64_t d = 157;
+    const Tensor cpu_m = random({d * d}, dt, gen), gpu_m = on(cpu_m, kCuda);
+    kernels::cpu::strided_add(cpu_m, 0, d, d + 1, 0.125);  // K + v·I on a dense d×d
+    NG_DISPATCH(kCuda, strided_add, gpu_m, 0, d, d + 1, 0.125);
+    expect_equal(gpu_m, cpu_m, dtype_name(dt));
+    double cpu_tr = 0, gpu_tr = 0;
+    kernels::cpu::strided_sum(cpu_m, 3, d - 5, d + 1, &cpu_tr);
+    NG_DISPATCH(kCuda, strided_sum, gpu_m, 3, d - 5, d + 1, &gpu_tr);
+    EXPECT_NEAR(gpu_tr, cpu_tr, 1e-12 * std::abs(cpu_tr) + 1e-12) << dtype_name(dt);
+  }
+}
+
+TEST(CudaOptimValues, AbsMaxMatchesCpuAndPropagatesNan) {
+  NG_REQUIRE_CUDA();
+  Generator gen(74);
+  for (DType dt : kFloating) {
+    Tensor x = random({kRows * kCols}, dt, gen, -3.0, 2.0);
+    double cpu_m = 0, gpu_m = 0;
+    kernels::cpu::abs_max(x, &cpu_m);
+    NG_DISPATCH(kCuda, abs_max, on(x, kCuda), &gpu_m);
+    EXPECT_EQ(gpu_m, cpu_m) << dtype_name(dt);
+    x.slice(0, 4321, 4322).fill_(std::numeric_limits<double>::quiet_NaN());
+    NG_DISPATCH(kCuda, abs_max, on(x, kCuda), &gpu_m);
+    EXPECT_TRUE(std::isnan(gpu_m)) << dtype_name(dt);
+  }
+}
+
+TEST(CudaLinalg, DampedCholeskyInverseMatchesCpu) {
+  NG_REQUIRE_CUDA();
+  Generator gen(75);
+  for (DType dt : {DType::f32, DType::f64}) {
+    const int64_t n = 97;
+    const Tensor b = Tensor::uniform({n, n}, -1.0, 1.0, gen, DType::f64);
+    Tensor spd = Tensor::empty({n, n}, DType::f64);
+    kernels::cpu::gemm(b, false, b, true, spd, 1.0 / static_cast<double>(n), 0.0);  // B·Bᵀ/n: PSD
+    const Tensor M = spd.to(dt);
+    const Tensor cpu_inv = Tensor::empty({n, n}, dt), gpu_inv = Tensor::empty({n, n}, dt, kCuda);
+    bool cpu_ok = false, gpu_ok = false;
+    kernels::cpu::damped_cholesky_inverse(M, 0.1, cpu_inv, &cpu_ok);
+    NG_DISPATCH(kCuda, damped_cholesky_inverse, on(M, kCuda), 0.1, gpu_inv, &gpu_ok);
+    ASSERT_TRUE(cpu_ok && gpu_ok) << dtype_name(dt);
+    expect_close(gpu_inv, cpu_inv, dt == DType::f64 ? 1e-10 : 1e-4, dtype_name(dt));
+    // An indefinite matrix is reported, not inverted.
+    const Tensor bad = Tensor::from_vector(std::vector<double>{1, 2, 2, 1}, {2, 2}, dt, kCuda);
+    NG_DISPATCH(kCuda, damped_cholesky_inverse, bad, 0.5, Tensor::empty({2, 2}, dt, kCuda), &gpu_ok);
+    EXPECT_FALSE(gpu_ok) << dtype_name(dt);
+  }
+}

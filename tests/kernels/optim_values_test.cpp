@@ -1,0 +1,98 @@
+// tests/kernels/optim_values_test.cpp — the curvature optimizers' element kernels on the CPU
+// (kernels/optim_values.h) against float64 arithmetic done here on fresh random inputs: one rounding per
+// stored value, strided views, aliasing, NaN and infinity, and errors that name the misuse.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/generator.h"
+#include "core/tensor.h"
+#include "kernels/optim_values.h"
+
+using namespace ng;
+
+namespace {
+
+// x rounded to dtype (the "one rounding" every kernel promises).
+double rounded(double x, DType dt) { return Tensor::from_vector(std::vector<double>{x}, {1}, dt).to_vector<double>()[0]; }
+
+}  // namespace
+
+TEST(OptimValues, ScaleIntoRoundsOnceIntoAColumnSlice) {
+  Generator gen(61);
+  for (DType from : {DType::f32, DType::bf16, DType::f64})
+    for (DType to : {DType::f32, DType::bf16, DType::f64}) {
+      const Tensor src = Tensor::uniform({13, 7}, -2.0, 2.0, gen, from);
+      Tensor wide = Tensor::full({13, 9}, 5.0, to);
+      kernels::cpu::scale_into(src, 0.3, wide.slice(1, 1, 8));
+      const auto s = src.to_vector<double>(), w = wide.to_vector<double>();
+      for (int64_t r = 0; r < 13; ++r) {
+        EXPECT_EQ(w[r * 9], 5.0);  // the columns around the slice are untouched
+        EXPECT_EQ(w[r * 9 + 8], 5.0);
+        for (int64_t c = 0; c < 7; ++c)
+          ASSERT_EQ(w[r * 9 + 1 + c], rounded(s[r * 7 + c] * 0.3, to)) << dtype_name(from) << "->" << dtype_name(to);
+      }
+    }
+}
+
+TEST(OptimValues, CombineEvaluatesInAccumulatorPrecisionWithAliasing) {
+  Generator gen(62);
+  for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
+    const Tensor a = Tensor::uniform({1001}, -1.0, 1.0, gen, dt), b = Tensor::uniform({1001}, -1.0, 1.0, gen, dt);
+    const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+    Tensor out = a.clone();  // out is also the first term
+    kernels::cpu::combine({{0.75, out}, {-2.5, b}}, out);
+    const auto vo = out.to_vector<double>();
+    for (size_t i = 0; i < va.size(); ++i) {
+      // float64 products and sum, then one rounding: exact for the float64 dtype, within the acc_t
+      // rounding (float32 for float32 and bfloat16) otherwise.
+      const double want = 0.75 * va[i] - 2.5 * vb[i];
+      const double tol = dt == DType::f64 ? 1e-15 : dt == DType::f32 ? 3e-7 : 8e-3;
+      ASSERT_NEAR(vo[i], want, tol * (std::abs(va[i]) + std::abs(vb[i]) * 2.5)) << dtype_name(dt) << " " << i;
+    }
+  }
+}
+
+TEST(OptimValues, StridedAddAndSumWalkTheDiagonal) {
+  Generator gen(63);
+  const int64_t d = 11;
+  Tensor m = Tensor::uniform({d * d}, -1.0, 1.0, gen, DType::f64);
+  const auto before = m.to_vector<double>();
+  kernels::cpu::strided_add(m, 0, d, d + 1, 0.5);
+  const auto after = m.to_vector<double>();
+  double want_tr = 0.0;
+  for (int64_t i = 0; i < d * d; ++i) {
+    const bool diag = i % (d + 1) == 0;
+    EXPECT_EQ(after[i], diag ? before[i] + 0.5 : before[i]) << i;
+    if (diag && i / (d + 1) >= 2) want_tr += after[i];
+  }
+  double tr = 0.0;
+  kernels::cpu::strided_sum(m, 2 * (d + 1), d - 2, d + 1, &tr);  // the diagonal from (2, 2) on
+  EXPECT_DOUBLE_EQ(tr, want_tr);
+  try {
+    kernels::cpu::strided_sum(m, 0, d + 1, d + 1, &tr);  // one past the end
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("strided_sum"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OptimValues, AbsMaxSeesInfinityAndNan) {
+  Generator gen(64);
+  Tensor x = Tensor::uniform({777}, -3.0, 2.0, gen, DType::f32);
+  double want = 0.0;
+  for (double v : x.to_vector<double>()) want = std::max(want, std::abs(v));
+  double m = -1.0;
+  kernels::cpu::abs_max(x, &m);
+  EXPECT_EQ(m, want);
+  x.slice(0, 100, 101).fill_(-std::numeric_limits<double>::infinity());
+  kernels::cpu::abs_max(x, &m);
+  EXPECT_TRUE(std::isinf(m));
+  x.slice(0, 500, 501).fill_(std::numeric_limits<double>::quiet_NaN());
+  kernels::cpu::abs_max(x, &m);
+  EXPECT_TRUE(std::isnan(m));
+  kernels::cpu::abs_max(Tensor::empty({0}, DType::bf16), &m);
+  EXPECT_EQ(m, 0.0);
+}
