@@ -31,6 +31,9 @@ namespace ng::kernels {
   void strided_sum(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double* out);                 \
   void abs_max(const Tensor& x, double* out);
 
+// Both devices' strided_add/strided_sum: x contiguous and every x[offset + i·stride], i < n, inside it.
+void check_strided_span(const Tensor& x, int64_t offset, int64_t n, int64_t stride, const char* op);
+
 namespace cpu { NG_OPTIM_VALUE_KERNELS }
 namespace cuda { NG_OPTIM_VALUE_KERNELS }
 #undef NG_OPTIM_VALUE_KERNELS

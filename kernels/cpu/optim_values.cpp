@@ -8,19 +8,20 @@
 
 #include "core/parallel.h"
 
-namespace ng::kernels::cpu {
+namespace ng::kernels {
+
+void check_strided_span(const Tensor& x, int64_t offset, int64_t n, int64_t stride, const char* op) {
+  NG_CHECK(x.is_contiguous() && offset >= 0 && n >= 0 && stride >= 1 && (n == 0 || offset + (n - 1) * stride < x.numel()),
+           op, ": elements offset ", offset, " + i·", stride, " for i < ", n, " must lie in a contiguous ",
+           x.describe());
+}
+
+namespace cpu {
 
 namespace {
 
 void check_cpu(const Tensor& t, const char* op) {
   NG_CHECK(t.device().is_cpu(), op, ": expected a CPU tensor, got ", t.describe());
-}
-
-void check_strided(const Tensor& x, int64_t offset, int64_t n, int64_t stride, const char* op) {
-  check_cpu(x, op);
-  NG_CHECK(x.is_contiguous() && offset >= 0 && n >= 0 && stride >= 1 && (n == 0 || offset + (n - 1) * stride < x.numel()),
-           op, ": elements offset ", offset, " + i·", stride, " for i < ", n, " must lie in a contiguous ",
-           x.describe());
 }
 
 }  // namespace
@@ -74,7 +75,8 @@ void combine(const std::vector<std::pair<double, Tensor>>& terms, const Tensor& 
 }
 
 void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double v) {
-  check_strided(x, offset, n, stride, "strided_add");
+  check_cpu(x, "strided_add");
+  check_strided_span(x, offset, n, stride, "strided_add");
   dispatch_floating(x.dtype(), "strided_add", [&](auto tag) {
     using T = decltype(tag);
     T* p = x.data<T>() + offset;
@@ -83,7 +85,8 @@ void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, dou
 }
 
 void strided_sum(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double* out) {
-  check_strided(x, offset, n, stride, "strided_sum");
+  check_cpu(x, "strided_sum");
+  check_strided_span(x, offset, n, stride, "strided_sum");
   *out = dispatch_floating(x.dtype(), "strided_sum", [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>() + offset;
@@ -109,4 +112,5 @@ void abs_max(const Tensor& x, double* out) {
   });
 }
 
-}  // namespace ng::kernels::cpu
+}  // namespace cpu
+}  // namespace ng::kernels

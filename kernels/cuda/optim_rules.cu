@@ -4,31 +4,19 @@
 // The arithmetic is kernels/cpu/optim_rules.cpp's, operation by operation, so both devices store the same
 // bits. nvcc would contract a·b + c into one FMA where the CPU code rounds the product first, so every
 // separately rounded product, sum, quotient and square root below is an _rn intrinsic (never contracted)
-// and every fused one is an explicit fma. The float64 sums are per block (a fixed tree, common.cuh) and the
+// and every fused one is an explicit fma (kernels/cuda/rounded.cuh). The float64 sums are per block (a fixed tree, common.cuh) and the
 // block partials are added by one block in a fixed order (kernels/cuda/partials.cuh): reproducible, with no
 // atomics.
 #include <cmath>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/partials.cuh"
+#include "kernels/cuda/rounded.cuh"
 #include "kernels/optim_rules.h"
 
 namespace ng::kernels::cuda {
 
 namespace {
-
-__device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ double add(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ float sub(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ double sub(double a, double b) { return __dsub_rn(a, b); }
-__device__ __forceinline__ float quot(float a, float b) { return __fdiv_rn(a, b); }
-__device__ __forceinline__ double quot(double a, double b) { return __ddiv_rn(a, b); }
-__device__ __forceinline__ float root(float a) { return __fsqrt_rn(a); }
-__device__ __forceinline__ double root(double a) { return __dsqrt_rn(a); }
-__device__ __forceinline__ float fused(float a, float b, float c) { return __fmaf_rn(a, b, c); }
-__device__ __forceinline__ double fused(double a, double b, double c) { return __fma_rn(a, b, c); }
 
 // x rounded to the storage type T and widened back (the CPU's static_cast<A>(static_cast<T>(x))).
 template <class T> __device__ __forceinline__ dacc_t<T> rnd(dacc_t<T> x) { return load(store<T>(x)); }

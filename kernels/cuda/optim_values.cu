@@ -5,16 +5,12 @@
 // match it to rounding and are reproducible.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/partials.cuh"
+#include "kernels/cuda/rounded.cuh"
 #include "kernels/optim_values.h"
 
 namespace ng::kernels::cuda {
 
 namespace {
-
-__device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ double add(double a, double b) { return __dadd_rn(a, b); }
 
 template <class S, class D>
 __global__ void scale_into_kernel(int64_t rows, int64_t cols, const S* __restrict__ src, int64_t ss,
@@ -65,13 +61,6 @@ void check_cuda(const Tensor& t, const char* op) {
   NG_CHECK(t.device().is_cuda(), op, ": expected a CUDA tensor, got ", t.describe());
 }
 
-void check_strided(const Tensor& x, int64_t offset, int64_t n, int64_t stride, const char* op) {
-  check_cuda(x, op);
-  NG_CHECK(x.is_contiguous() && offset >= 0 && n >= 0 && stride >= 1 && (n == 0 || offset + (n - 1) * stride < x.numel()),
-           op, ": elements offset ", offset, " + i·", stride, " for i < ", n, " must lie in a contiguous ",
-           x.describe());
-}
-
 }  // namespace
 
 void scale_into(const Tensor& src, double m, const Tensor& dst) {
@@ -120,7 +109,8 @@ void combine(const std::vector<std::pair<double, Tensor>>& terms, const Tensor& 
 }
 
 void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double v) {
-  check_strided(x, offset, n, stride, "strided_add");
+  check_cuda(x, "strided_add");
+  check_strided_span(x, offset, n, stride, "strided_add");
   if (n == 0) return;
   const int dev = use_device(x);
   dispatch_floating(x.dtype(), "strided_add", [&](auto tag) {
@@ -131,7 +121,8 @@ void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, dou
 }
 
 void strided_sum(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double* out) {
-  check_strided(x, offset, n, stride, "strided_sum");
+  check_cuda(x, "strided_sum");
+  check_strided_span(x, offset, n, stride, "strided_sum");
   dispatch_floating(x.dtype(), "strided_sum", [&](auto tag) {
     using H = decltype(tag);
     *out = reduce_partials<SumOp>(x, n, [&](unsigned blocks, double* partial) {
