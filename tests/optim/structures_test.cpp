@@ -5,13 +5,14 @@
 // (i, j) or −1 for a structural zero. From it follow to_dense (K_ij = v[pattern(i,j)]) and the projection
 // rule of spec §3.2 for symmetric M: per position M_ij if i = j or the mirror is free, else 2·M_ij; values
 // shared by several positions (Toeplitz) take the mean. Every structured operation is compared with the
-// same operation done densely in float64.
+// same operation done densely in float64 — on the CPU and on CUDA (when a device is present).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
 #include "core/generator.h"
+#include "kernels/dispatch.h"
 #include "optim/structures/structure.h"
 
 namespace ng::optim {
@@ -29,10 +30,10 @@ Dense from_tensor(const Tensor& t) {
   return m;
 }
 
-Tensor to_tensor(const Dense& m, DType dt = DType::f64) {
+Tensor to_tensor(const Dense& m, DType dt = DType::f64, Device dev = Device::cpu()) {
   std::vector<double> v;
   for (const auto& r : m) v.insert(v.end(), r.begin(), r.end());
-  return Tensor::from_vector(v, {static_cast<int64_t>(m.size()), static_cast<int64_t>(m[0].size())}, dt);
+  return Tensor::from_vector(v, {static_cast<int64_t>(m.size()), static_cast<int64_t>(m[0].size())}, dt, dev);
 }
 
 Dense matmul(const Dense& a, const Dense& b) {
@@ -151,9 +152,21 @@ const std::vector<Case> kCases = {
     {"triltoeplitz", 150}, {"triutoeplitz", 131},  // several 64-blocks, the last one partial
 };
 
-StructuredPtr random_structured(const StructureSpec& s, int64_t d, Generator& g, DType dt = DType::f64) {
-  return StructuredMatrix::from_values(s, d, Tensor::normal({s.num_values(d)}, 0.0, 1.0, g, dt));
+StructuredPtr random_structured(const StructureSpec& s, int64_t d, Generator& g, DType dt = DType::f64,
+                                Device dev = Device::cpu()) {
+  return StructuredMatrix::from_values(s, d, Tensor::normal({s.num_values(d)}, 0.0, 1.0, g, dt).to(dev));
 }
+
+// The operations below run on the CPU and, when a device is present, on CUDA (skipped otherwise), against
+// the same float64 oracle.
+class StructuresOn : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    dev_ = Device::parse(GetParam());
+    if (dev_.is_cuda() && !kernels::cuda_available()) GTEST_SKIP() << "no CUDA device available";
+  }
+  Device dev_ = Device::cpu();
+};
 
 TEST(Structures, ToDenseMatchesPatternAndMemoryIsCompact) {
   Generator g(1);
@@ -180,25 +193,25 @@ TEST(Structures, ParameterCountsFollowSpecTable) {
   EXPECT_THROW(StructureSpec::parse("banded"), Error);
 }
 
-TEST(Structures, DenseProductsMatchDenseAlgebraOnBothSidesAndTransposes) {
+TEST_P(StructuresOn, DenseProductsMatchDenseAlgebraOnBothSidesAndTransposes) {
   Generator g(2);
   for (const auto& c : kCases) {
     const auto s = StructureSpec::parse(c.name);
-    auto K = random_structured(s, c.d, g);
+    auto K = random_structured(s, c.d, g, DType::f64, dev_);
     const Dense Kd = from_tensor(K->to_dense()), Kt = transpose(Kd);
     const Dense Zl = random_dense(c.d, 3, g), Zr = random_dense(4, c.d, g);
-    expect_near(from_tensor(K->mul_dense(to_tensor(Zl), Side::left, false)), matmul(Kd, Zl), 1e-12, c.name);
-    expect_near(from_tensor(K->mul_dense(to_tensor(Zl), Side::left, true)), matmul(Kt, Zl), 1e-12, c.name);
-    expect_near(from_tensor(K->mul_dense(to_tensor(Zr), Side::right, false)), matmul(Zr, Kd), 1e-12, c.name);
-    expect_near(from_tensor(K->mul_dense(to_tensor(Zr), Side::right, true)), matmul(Zr, Kt), 1e-12, c.name);
+    expect_near(from_tensor(K->mul_dense(to_tensor(Zl, DType::f64, dev_), Side::left, false)), matmul(Kd, Zl), 1e-12, c.name);
+    expect_near(from_tensor(K->mul_dense(to_tensor(Zl, DType::f64, dev_), Side::left, true)), matmul(Kt, Zl), 1e-12, c.name);
+    expect_near(from_tensor(K->mul_dense(to_tensor(Zr, DType::f64, dev_), Side::right, false)), matmul(Zr, Kd), 1e-12, c.name);
+    expect_near(from_tensor(K->mul_dense(to_tensor(Zr, DType::f64, dev_), Side::right, true)), matmul(Zr, Kt), 1e-12, c.name);
   }
 }
 
-TEST(Structures, ProductStaysInClassAndEqualsDenseProduct) {
+TEST_P(StructuresOn, ProductStaysInClassAndEqualsDenseProduct) {
   Generator g(3);
   for (const auto& c : kCases) {
     const auto s = StructureSpec::parse(c.name);
-    auto K = random_structured(s, c.d, g), M = random_structured(s, c.d, g);
+    auto K = random_structured(s, c.d, g, DType::f64, dev_), M = random_structured(s, c.d, g, DType::f64, dev_);
     auto P = K->product(*M);
     EXPECT_EQ(P->spec(), s);
     expect_near(from_tensor(P->to_dense()), matmul(from_tensor(K->to_dense()), from_tensor(M->to_dense())), 1e-12,
@@ -206,26 +219,26 @@ TEST(Structures, ProductStaysInClassAndEqualsDenseProduct) {
   }
 }
 
-TEST(Structures, ProjectionsMatchTheGeneralRule) {
+TEST_P(StructuresOn, ProjectionsMatchTheGeneralRule) {
   Generator g(4);
   for (const auto& c : kCases) {
     const auto s = StructureSpec::parse(c.name);
-    auto K = random_structured(s, c.d, g);
+    auto K = random_structured(s, c.d, g, DType::f64, dev_);
     const Dense Kd = from_tensor(K->to_dense());
     const Dense X = random_dense(5, c.d, g);  // rows
     const Dense KtXtXK = matmul(transpose(matmul(X, Kd)), matmul(X, Kd));
-    expect_near(K->inner_from_rows(to_tensor(X))->values().to_vector<double>(), oracle_project(s, c.d, KtXtXK), 1e-12,
+    expect_near(K->inner_from_rows(to_tensor(X, DType::f64, dev_))->values().to_vector<double>(), oracle_project(s, c.d, KtXtXK), 1e-12,
                 std::string(c.name) + " inner_from_rows");
     expect_near(K->self_inner()->values().to_vector<double>(), oracle_project(s, c.d, matmul(transpose(Kd), Kd)),
                 1e-12, std::string(c.name) + " self_inner");
   }
 }
 
-TEST(Structures, TracesDiagonalShiftNormsAndCombinations) {
+TEST_P(StructuresOn, TracesDiagonalShiftNormsAndCombinations) {
   Generator g(5);
   for (const auto& c : kCases) {
     const auto s = StructureSpec::parse(c.name);
-    auto K = random_structured(s, c.d, g), M = random_structured(s, c.d, g);
+    auto K = random_structured(s, c.d, g, DType::f64, dev_), M = random_structured(s, c.d, g, DType::f64, dev_);
     Dense Kd = from_tensor(K->to_dense());
     double tr = 0.0, fro = 0.0;
     for (int64_t i = 0; i < c.d; ++i) tr += Kd[i][i];
@@ -240,15 +253,19 @@ TEST(Structures, TracesDiagonalShiftNormsAndCombinations) {
     for (int64_t i = 0; i < c.d; ++i) Kd[i][i] += 0.5;
     expect_near(from_tensor(K->to_dense()), Kd, 1e-15, std::string(c.name) + " diag_add");
     // K ← 2K − 3M + I (I from identity()), in place.
-    auto I = StructuredMatrix::identity(s, c.d, DType::f64);
+    auto I = StructuredMatrix::identity(s, c.d, DType::f64, dev_);
     const Dense Md = from_tensor(M->to_dense());
     K->assign_combination({{2.0, K.get()}, {-3.0, M.get()}, {1.0, I.get()}});
     for (int64_t i = 0; i < c.d; ++i)
       for (int64_t j = 0; j < c.d; ++j) Kd[i][j] = 2.0 * Kd[i][j] - 3.0 * Md[i][j] + (i == j ? 1.0 : 0.0);
     expect_near(from_tensor(K->to_dense()), Kd, 1e-14, std::string(c.name) + " combination");
     EXPECT_TRUE(K->all_finite());
+    EXPECT_EQ(K->values().device(), dev_) << c.name;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Devices, StructuresOn, ::testing::Values("cpu", "cuda:0"),
+                         [](const auto& info) { return std::string(info.param) == "cpu" ? "Cpu" : "Cuda"; });
 
 TEST(Structures, NonFiniteValuesAreDetected) {
   auto K = StructuredMatrix::identity(StructureSpec::parse("hierarchical2_3"), 9, DType::f32);
