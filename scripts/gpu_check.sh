@@ -3,7 +3,8 @@
 # PyTorch (issue 6, point 7). In one run, with the time of each phase printed:
 #   1. environment: GPU, driver, nvcc, cmake, torch;
 #   2. configure + build the CUDA backend for this GPU (its compute capability, or NG_CUDA_ARCH);
-#   3. the CUDA tests (ctest -R '^Cuda': every CUDA kernel against the CPU kernel, VGG-11 step CPU vs GPU);
+#   3. the CUDA tests (ctest -R '^Cuda|/Cuda': every CUDA kernel against the CPU kernel, the structures and the
+#      curvature optimizers on both devices, VGG-11 step CPU vs GPU);
 #   4. a smoke training run on the GPU (loss must fall; two runs must agree bit for bit);
 #   5. the benchmark: VGG-16-BN CIFAR-10 training steps, batch 128, float32 and bfloat16, SGD, AdamW,
 #      SINGD (dense, diagonal), IKFAC and KFAC, natgrad (bench/gpu_train_step.cpp) and PyTorch eager
@@ -239,8 +240,8 @@ torch_env() { env LD_LIBRARY_PATH="${ORIG_LD_LIBRARY_PATH:-}" "$@"; }
 
 # ---- 3. CUDA tests -------------------------------------------------------------------------------------
 if [[ $RUN_TESTS == 1 ]]; then
-  phase "CUDA tests (ctest -R '^Cuda')"
-  if (cd "$BUILD" && timeout 300 ctest -R '^Cuda' -j 4 --output-on-failure --timeout 240) >"$LOG_DIR/tests.log" 2>&1; then
+  phase "CUDA tests (ctest -R '^Cuda|/Cuda')"
+  if (cd "$BUILD" && timeout 300 ctest -R '^Cuda|/Cuda' -j 4 --output-on-failure --timeout 240) >"$LOG_DIR/tests.log" 2>&1; then
     record cuda-tests ok
   else
     record cuda-tests FAILED
