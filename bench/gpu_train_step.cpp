@@ -13,11 +13,9 @@
 // (master weights), gradients, optimizer state and batch-norm statistics stay float32, the loss is taken
 // on float32 logits (Module::set_compute_dtype); the PyTorch script's bfloat16 rows run
 // torch.autocast(bfloat16), its counterpart.
-// Optimizers: sgd (η = 0.01, μ = 0.9, γ = 5e-4) and adamw (η = 1e-3, γ = 5e-4) run natgrad's optim::SGD
-// / optim::AdamW; where those cannot run on CUDA yet, the same update is written with natgrad tensor ops
-// under no-grad and the row says update=ops (several kernels per parameter instead of a fused one).
-// singd_dense, singd_diag, ikfac (optim::SINGD, spec defaults, T = 10) and kfac (optim::KFAC) run the
-// library optimizers only; a failure is reported as status=error for that row.
+// Optimizers, natgrad's library ones on the GPU (update=optim): sgd (η = 0.01, μ = 0.9, γ = 5e-4) and adamw
+// (η = 1e-3, γ = 5e-4) as fused kernels, singd_dense, singd_diag, ikfac (optim::SINGD, spec defaults,
+// T = 10) and kfac (optim::KFAC); a failure is reported as status=error for that row.
 //
 // Output, one line per (dtype, optimizer), parsed by scripts/gpu_check.sh:
 //   natgrad model=vgg16_bn dtype=float32 optimizer=sgd update=optim batch=128 steps=20 ms_per_step=...
@@ -36,7 +34,6 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "kernels/dispatch.h"
 #include "kernels/memory.h"
@@ -97,44 +94,6 @@ std::vector<std::string> split(const std::string& s) {
 // Waits for all queued GPU work (a one-element device->host copy is ordered after it).
 void sync(const Tensor& t) { (void)t.to(Device::cpu()); }
 
-// The same updates as optim::SGD / optim::AdamW, written with natgrad tensor ops (no-grad, unfused).
-class OpsUpdate {
- public:
-  OpsUpdate(std::string kind, std::vector<Tensor*> params) : kind_(std::move(kind)), params_(std::move(params)) {
-    state_.resize(params_.size());
-  }
-
-  void step() {
-    NoGradGuard no_grad;
-    ++t_;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      Tensor& p = *params_[i];
-      const Tensor g = p.grad();
-      if (!g.defined()) continue;
-      if (kind_ == "sgd") {  // d = g + γp; buf = μ·buf + d; p ← p − η·buf
-        const Tensor d = g + p * 5e-4;
-        Tensor& buf = state_[i].first;
-        buf = buf.defined() ? buf * 0.9 + d : d;
-        p.copy_(p - buf * 0.01);
-      } else {  // p ← p(1 − ηγ); m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g²; p ← p − η/bc1 · m/(√v/√bc2 + ε)
-        const double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 5e-4;
-        auto& [m, v] = state_[i];
-        m = m.defined() ? m * b1 + g * (1 - b1) : g * (1 - b1);
-        v = v.defined() ? v * b2 + g * g * (1 - b2) : g * g * (1 - b2);
-        const double bc1 = 1 - std::pow(b1, t_), bc2 = 1 - std::pow(b2, t_);
-        const Tensor denom = exp(log(v) * 0.5) * (1 / std::sqrt(bc2)) + eps;
-        p.copy_(p * (1 - lr * wd) - m / denom * (lr / bc1));
-      }
-    }
-  }
-
- private:
-  std::string kind_;
-  std::vector<Tensor*> params_;
-  std::vector<std::pair<Tensor, Tensor>> state_;  // SGD: (momentum buffer, -); AdamW: (m, v)
-  int t_ = 0;
-};
-
 std::unique_ptr<optim::Optimizer> library_optimizer(const std::string& kind, Module& model) {
   if (kind == "sgd") {
     optim::SgdHyper h;
@@ -187,8 +146,6 @@ void run(const Args& a, const std::string& dtype_name_s, const std::string& kind
                 dtype_name_s.c_str(), kind.c_str());
     return;
   }
-  std::unique_ptr<OpsUpdate> ops;
-  std::string update = "optim";
   Tensor loss;
   double first_loss = NAN;  // of the very first step (one extra synchronisation)
   auto step = [&]() {
@@ -196,22 +153,7 @@ void run(const Args& a, const std::string& dtype_name_s, const std::string& kind
     loss = cross_entropy(to_dtype(model(x), DType::f32), y);
     if (std::isnan(first_loss)) first_loss = loss.item();
     loss.backward();
-    if (ops) {
-      ops->step();
-      return;
-    }
-    try {
-      opt->step();
-    } catch (const Error& e) {  // the library optimizer does not run on this device yet
-      if (kind != "sgd" && kind != "adamw") throw;  // no ops version of the curvature optimizers
-      std::fprintf(stderr, "bench_gpu_train_step: optim::%s on %s: %s -> using the ops update\n", kind.c_str(),
-                   a.device.c_str(), e.what());
-      std::vector<Tensor*> params;
-      for (const auto& p : optim::parameters_of(model)) params.push_back(p.tensor);
-      ops = std::make_unique<OpsUpdate>(kind, params);
-      update = "ops";
-      ops->step();
-    }
+    opt->step();
   };
   for (int i = 0; i < a.warmup; ++i) step();
   sync(loss);
@@ -223,9 +165,9 @@ void run(const Args& a, const std::string& dtype_name_s, const std::string& kind
 #ifdef NATGRAD_WITH_CUDA
   peak_mib = static_cast<double>(kernels::cuda::peak_bytes(device.index) - base_bytes) / (1 << 20);
 #endif
-  std::printf("natgrad model=vgg%d_bn dtype=%s optimizer=%s update=%s batch=%lld steps=%d ms_per_step=%.2f "
+  std::printf("natgrad model=vgg%d_bn dtype=%s optimizer=%s update=optim batch=%lld steps=%d ms_per_step=%.2f "
               "images_per_s=%.1f peak_mib=%.1f first_loss=%.6f loss=%.6f\n",
-              a.depth, dtype_name_s.c_str(), kind.c_str(), update.c_str(), static_cast<long long>(a.batch), a.steps,
+              a.depth, dtype_name_s.c_str(), kind.c_str(), static_cast<long long>(a.batch), a.steps,
               1e3 * s / a.steps, a.steps * a.batch / s, peak_mib, first_loss, loss.item());
   std::fflush(stdout);
 }
