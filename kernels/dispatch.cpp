@@ -2,6 +2,7 @@
 // transfers, and the errors of a build without CUDA. The only #ifdef NATGRAD_WITH_CUDA outside kernels/cuda.
 #include "kernels/dispatch.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -58,6 +59,30 @@ void transfer(const Tensor& src, const Tensor& dst) {
 #else
   throw_no_cuda("transfer");
 #endif
+}
+
+void synchronize(Device device) {
+  if (device.is_cpu()) return;
+#ifdef NATGRAD_WITH_CUDA
+  cuda::synchronize(device.index);
+#else
+  throw_no_cuda("synchronize");
+#endif
+}
+
+void* allocate_host_pinned(size_t nbytes) {
+#ifdef NATGRAD_WITH_CUDA
+  if (cuda_available()) return cuda::allocate_host_pinned(nbytes);
+#endif
+  return nbytes ? std::malloc(nbytes) : nullptr;
+}
+
+void deallocate_host_pinned(void* p) {
+  if (!p) return;
+#ifdef NATGRAD_WITH_CUDA
+  if (cuda_available()) return cuda::deallocate_host_pinned(p);
+#endif
+  std::free(p);
 }
 
 }  // namespace ng::kernels

@@ -24,6 +24,8 @@ bool cuda_available();  // built with CUDA and a device is present
 void* allocate(size_t nbytes, Device device);
 void deallocate(void* p, size_t nbytes, Device device);
 void transfer(const Tensor& src, const Tensor& dst);
+// Waits for all work queued on `device` (nothing to wait for on the CPU).
+void synchronize(Device device);
 
 }  // namespace ng::kernels
 

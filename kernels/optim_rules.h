@@ -3,7 +3,10 @@
 //
 // The updates are out of place: new parameter values and new state go to separate output tensors, so the
 // optimizer can still drop them (non-finite values) or rescale the change (update cap). Each writes
-// Σ (p_out − p)² in float64 to *delta_sq (kernels return void: kernels/dispatch.h). All tensors of a call
+// Σ (p_out − p)² in float64 to *delta_sq (kernels return void: kernels/dispatch.h). The CUDA kernels do not
+// wait for their float64 results: written into page-locked memory (kernels/memory.h HostScalars) they are
+// valid after kernels::synchronize(device), so an optimizer step waits once, not once per parameter; into
+// ordinary host memory they are valid when the call returns. All tensors of a call
 // are contiguous, of one floating dtype and one device; scalars are rounded to that dtype first (as
 // PyTorch's Python floats are), arithmetic runs in acc_t<T> with every stored intermediate rounded to T,
 // so CPU and CUDA give the same p_out and state bit for bit (the float64 sums differ only in summation

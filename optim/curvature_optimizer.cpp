@@ -156,16 +156,16 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
     const Tensor& W = *param(L.w).tensor;
     const int64_t dw = L.d_i - (L.has_bias ? 1 : 0);
     const Tensor nw = N.slice(1, 0, dw).contiguous().view(W.shape());
-    ctx.set(L.w, sgd_rule(W, nw, param_state(L.w), rule(L.w), ctx.reuse(L.w)));
+    ctx.set(L.w, sgd_rule(W, nw, param_state(L.w), rule(L.w), ctx.output(L.w)));
     if (L.has_bias) {
       const Tensor& B = *param(L.b).tensor;
       ctx.set(L.b, sgd_rule(B, N.slice(1, dw, dw + 1).contiguous().view(B.shape()), param_state(L.b), rule(L.b),
-                            ctx.reuse(L.b)));
+                            ctx.output(L.b)));
     }
   }
   for (size_t i = 0; i < num_params(); ++i) {
     if (preconditioned_[i] || !ctx.grad[i].defined()) continue;
-    ctx.set(i, common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i), ctx.reuse(i)));
+    ctx.set(i, common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i), ctx.output(i)));
   }
 }
 

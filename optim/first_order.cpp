@@ -30,7 +30,7 @@ template <class H>
 void FirstOrderOptimizer<H>::prepare(StepContext& ctx) {
   for (size_t i = 0; i < num_params(); ++i) {
     if (!ctx.grad[i].defined()) continue;
-    ctx.set(i, run_rule(*param(i).tensor, ctx.scaled_grad(i), param_state(i), hyper_[group_of(i)], ctx.reuse(i)));
+    ctx.set(i, run_rule(*param(i).tensor, ctx.scaled_grad(i), param_state(i), hyper_[group_of(i)], ctx.output(i)));
   }
 }
 

@@ -1,6 +1,7 @@
 // optim/optimizer.cpp — the shared step pipeline, schedules, diagnostics and state I/O of optimizer.h.
 #include "optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -150,6 +151,17 @@ StepReport Optimizer::skip(StepReport r, const std::string& reason, const std::s
   return r;
 }
 
+void Optimizer::synchronize_devices() const {
+  std::vector<Device> seen;
+  for (const auto& p : params_) {
+    const Device d = p.tensor->device();
+    if (d.is_cuda() && std::find(seen.begin(), seen.end(), d) == seen.end()) {
+      kernels::synchronize(d);
+      seen.push_back(d);
+    }
+  }
+}
+
 StepReport Optimizer::step() {
   NoGradGuard no_grad;
   apply_schedules();
@@ -160,20 +172,28 @@ StepReport Optimizer::step() {
   ctx.grad.resize(params_.size());
   ctx.p_new.resize(params_.size());
   ctx.next.resize(params_.size());
-  ctx.delta_sq.assign(params_.size(), 0.0);
+  const size_t P = params_.size();
+  if (!sums_ || sums_->size() != 2 * P) sums_ = std::make_unique<kernels::HostScalars>(2 * P);
+  double* gsq = sums_->data();
+  ctx.delta_sq = sums_->data() + P;
+  std::fill(ctx.delta_sq, ctx.delta_sq + P, 0.0);
   ctx.spare = &spare_;
-  double sq = 0.0;
-  for (size_t i = 0; i < params_.size(); ++i) {
+  for (size_t i = 0; i < P; ++i) {
     const Tensor g = params_[i].tensor->grad();
     if (!g.defined()) continue;
     NG_CHECK(g.shape() == params_[i].tensor->shape() && g.dtype() == params_[i].tensor->dtype(), type(),
              ": gradient of '", params_[i].name, "' is ", g.describe(), ", parameter is ", params_[i].tensor->describe());
+    sum_squares_into(g, &gsq[i]);
+    ctx.grad[i] = g;
+  }
+  synchronize_devices();  // one wait for all the Σ g²
+  double sq = 0.0;
+  for (size_t i = 0; i < P; ++i) {
+    if (!ctx.grad[i].defined()) continue;
     // Σ g² (float64) is finite exactly when every element is (for float64 gradients also when none
     // exceeds ~1e154, beyond which the step is treated as overflowed).
-    const double gsq = sum_squares(g);
-    if (!std::isfinite(gsq)) return skip(rep, "non-finite gradient", params_[i].name);
-    ctx.grad[i] = g;
-    sq += gsq;
+    if (!std::isfinite(gsq[i])) return skip(rep, "non-finite gradient", params_[i].name);
+    sq += gsq[i];
   }
   rep.grad_norm = std::sqrt(sq) / grad_scale_;
   if (grad_clip_ > 0.0 && rep.grad_norm > grad_clip_) rep.clip_factor = std::min(1.0, grad_clip_ / (rep.grad_norm + 1e-6));
@@ -185,7 +205,8 @@ StepReport Optimizer::step() {
     discard();
     return skip(rep, ctx.failure, ctx.where);
   }
-  std::vector<double>& usq = ctx.delta_sq;  // ‖p' − p‖² per parameter, non-finite iff p' is
+  synchronize_devices();  // one wait for all the ‖p' − p‖²
+  std::vector<double> usq(ctx.delta_sq, ctx.delta_sq + P);  // ‖p' − p‖² per parameter, non-finite iff p' is
   double total = 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!ctx.p_new[i].defined()) continue;

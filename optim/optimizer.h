@@ -30,6 +30,7 @@
 
 #include "core/safetensors.h"
 #include "core/tensor.h"
+#include "kernels/memory.h"
 #include "layers/module.h"
 #include "optim/rules.h"
 #include "optim/schedule.h"
@@ -140,17 +141,17 @@ class Optimizer {
     std::vector<Tensor> grad;          // per flat parameter; undefined = no gradient
     std::vector<Tensor> p_new;         // out: new value per flat parameter (undefined = unchanged)
     std::vector<ParamState> next;      // out: new rule state per flat parameter (when p_new is defined)
-    std::vector<double> delta_sq;      // out: ‖p_new − p‖² per flat parameter
+    double* delta_sq = nullptr;        // out: ‖p_new − p‖² per flat parameter (page-locked, see output())
     std::string failure, where;        // out: set to abandon the step (e.g. non-finite factors)
     const std::vector<RuleResult>* spare = nullptr;  // storage the rules may reuse (see rules.h)
     // The gradient of flat parameter i scaled by grad_mult (a copy only when grad_mult ≠ 1).
     Tensor scaled_grad(size_t i) const;
-    const RuleResult* reuse(size_t i) const { return &(*spare)[i]; }
+    // Where the rule of flat parameter i leaves ‖p_new − p‖² and which buffers it may reuse.
+    RuleOutput output(size_t i) const { return {delta_sq + i, &(*spare)[i]}; }
     // Records the rule's result for flat parameter i.
     void set(size_t i, RuleResult&& r) {
       p_new[i] = std::move(r.p_new);
       next[i] = std::move(r.next);
-      delta_sq[i] = r.delta_sq;
     }
   };
 
@@ -190,6 +191,7 @@ class Optimizer {
     std::vector<double> base;  // per group (NaN where the group lacks the hyper-parameter)
   };
   void apply_schedules();
+  void synchronize_devices() const;  // waits for the work queued on the parameters' CUDA devices
   StepReport skip(StepReport r, const std::string& reason, const std::string& where);
   void record_diagnostics(const StepContext& ctx, const std::vector<double>& update_sq);
 
@@ -198,6 +200,9 @@ class Optimizer {
   std::vector<size_t> param_group_;
   std::vector<ParamState> state_;
   std::vector<RuleResult> spare_;  // last step's replaced buffers and new values, recycled as storage
+  // Σ g² and ‖p_new − p‖² per flat parameter, in page-locked memory: CUDA kernels leave them there
+  // without waiting, and step() synchronises once for all of them.
+  std::unique_ptr<kernels::HostScalars> sums_;
   std::vector<Binding> schedules_;
   int64_t t_ = 0;
   double grad_clip_ = 0.0, update_cap_ = 0.0;

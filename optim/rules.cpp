@@ -67,7 +67,8 @@ const char* FallbackRule::prefixed_name(const char* n) {
 }
 
 RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s, const SgdHyper& h,
-                    const RuleResult* reuse) {
+                    const RuleOutput& out) {
+  const RuleResult* reuse = out.reuse;
   check_pair(p_in, d_in, "sgd_rule");
   const Tensor p = p_in.contiguous(), d = d_in.contiguous();
   const bool use_buf = h.momentum != 0.0, first = !s.momentum_buffer.defined();
@@ -78,12 +79,13 @@ RuleResult sgd_rule(const Tensor& p_in, const Tensor& d_in, const ParamState& s,
   if (use_buf) r.next.momentum_buffer = storage_like(p, reuse ? &reuse->next.momentum_buffer : nullptr, inputs);
   const Tensor old_buf = use_buf && !first ? s.momentum_buffer.contiguous() : Tensor();
   const kernels::SgdScalars k{h.lr, h.momentum, h.dampening, h.weight_decay, h.nesterov};
-  NG_DISPATCH(p.device(), sgd_update, p, d, old_buf, r.next.momentum_buffer, r.p_new, k, &r.delta_sq);
+  NG_DISPATCH(p.device(), sgd_update, p, d, old_buf, r.next.momentum_buffer, r.p_new, k, out.delta_sq);
   return r;
 }
 
 RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& s, const AdamWHyper& h,
-                      const RuleResult* reuse) {
+                      const RuleOutput& out) {
+  const RuleResult* reuse = out.reuse;
   check_pair(p_in, g_in, "adamw_rule");
   const Tensor p = p_in.contiguous(), g = g_in.contiguous();
   const std::initializer_list<const Tensor*> inputs = {&p, &g, &s.exp_avg, &s.exp_avg_sq};
@@ -101,7 +103,7 @@ RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& 
   const kernels::AdamWScalars a{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.lr / (1.0 - std::pow(h.beta1, k)),
                                 std::sqrt(1.0 - std::pow(h.beta2, k))};
   NG_DISPATCH(p.device(), adamw_update, p, g, m_old, v_old, r.next.exp_avg, r.next.exp_avg_sq, r.p_new, a,
-              &r.delta_sq);
+              out.delta_sq);
   return r;
 }
 
@@ -113,8 +115,10 @@ void apply_update(Tensor& p, const Tensor& p_new_in, double alpha) {
 
 double sum_squares(const Tensor& x) {
   double out = 0.0;
-  NG_DISPATCH(x.device(), sum_squares, x.contiguous(), &out);
+  sum_squares_into(x, &out);  // ordinary memory: complete on return
   return out;
 }
+
+void sum_squares_into(const Tensor& x, double* out) { NG_DISPATCH(x.device(), sum_squares, x.contiguous(), out); }
 
 }  // namespace ng::optim

@@ -59,28 +59,35 @@ struct ParamState {
 };
 
 struct RuleResult {
-  Tensor p_new;         // the updated parameter (a new tensor, same shape and dtype as p)
-  ParamState next;      // the state after this update
-  double delta_sq = 0;  // ‖p_new − p‖² in float64 (non-finite iff p_new is, for a finite p)
+  Tensor p_new;     // the updated parameter (a new tensor, same shape and dtype as p)
+  ParamState next;  // the state after this update
+};
+
+// Where a rule leaves its float64 ‖p_new − p‖² (non-finite iff p_new is, for a finite p): *delta_sq. For a
+// CUDA parameter the value arrives asynchronously when delta_sq points into page-locked memory (the
+// optimizer's kernels::HostScalars; valid after kernels::synchronize), so a step waits once for all its
+// parameters (kernels/optim_rules.h). `reuse` (optional) offers the tensors of an earlier result as storage
+// for this one (a tensor is taken only if it fits and is not one of the inputs): optimizers recycle last
+// step's buffers instead of allocating fresh memory every step.
+struct RuleOutput {
+  double* delta_sq = nullptr;
+  const RuleResult* reuse = nullptr;
 };
 
 // p: the parameter; d: the direction (gradient, or preconditioned gradient), same shape; any floating
-// dtype (both the same), contiguous or not. `reuse` (optional) offers the tensors of an earlier result as
-// storage for this one (a tensor is taken only if it fits and is not one of the inputs): optimizers recycle
-// last step's buffers instead of allocating fresh memory every step.
-RuleResult sgd_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h,
-                    const RuleResult* reuse = nullptr);
+// dtype (both the same), contiguous or not.
+RuleResult sgd_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h, const RuleOutput& out);
 RuleResult adamw_rule(const Tensor& p, const Tensor& g, const ParamState& s, const AdamWHyper& h,
-                      const RuleResult* reuse = nullptr);
+                      const RuleOutput& out);
 
 // Overloads that pick the rule from the hyper-parameter type.
 inline RuleResult run_rule(const Tensor& p, const Tensor& d, const ParamState& s, const SgdHyper& h,
-                           const RuleResult* reuse = nullptr) {
-  return sgd_rule(p, d, s, h, reuse);
+                           const RuleOutput& out) {
+  return sgd_rule(p, d, s, h, out);
 }
 inline RuleResult run_rule(const Tensor& p, const Tensor& d, const ParamState& s, const AdamWHyper& h,
-                           const RuleResult* reuse = nullptr) {
-  return adamw_rule(p, d, s, h, reuse);
+                           const RuleOutput& out) {
+  return adamw_rule(p, d, s, h, out);
 }
 
 // The rule SINGD and KFAC apply to parameters they cannot precondition (BatchNorm, …).
@@ -93,8 +100,8 @@ struct FallbackRule {
     auto prefixed = [&](const char* n, double& v) { f(prefixed_name(n), v); };
     if (kind == Kind::sgd) sgd.numbers(prefixed); else adamw.numbers(prefixed);
   }
-  RuleResult run(const Tensor& p, const Tensor& d, const ParamState& s, const RuleResult* reuse = nullptr) const {
-    return kind == Kind::sgd ? sgd_rule(p, d, s, sgd, reuse) : adamw_rule(p, d, s, adamw, reuse);
+  RuleResult run(const Tensor& p, const Tensor& d, const ParamState& s, const RuleOutput& out) const {
+    return kind == Kind::sgd ? sgd_rule(p, d, s, sgd, out) : adamw_rule(p, d, s, adamw, out);
   }
   static const char* prefixed_name(const char* n);  // "lr" -> "fallback.lr" (interned)
 };
@@ -104,5 +111,7 @@ void apply_update(Tensor& p, const Tensor& p_new, double alpha);
 
 // Σ x² in float64 (norms for clipping and diagnostics; non-finite iff some element is, for float32/bf16).
 double sum_squares(const Tensor& x);
+// The same into *out, asynchronously for a CUDA x and a page-locked out (as RuleOutput::delta_sq).
+void sum_squares_into(const Tensor& x, double* out);
 
 }  // namespace ng::optim

@@ -166,4 +166,14 @@ void synchronize(int device) {
   NG_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+void* allocate_host_pinned(size_t nbytes) {
+  void* p = nullptr;
+  if (nbytes) NG_CUDA_CHECK(cudaMallocHost(&p, nbytes));
+  return p;
+}
+
+void deallocate_host_pinned(void* p) {
+  if (p) cudaFreeHost(p);  // never throws (destructors call it)
+}
+
 }  // namespace ng::kernels::cuda

@@ -122,10 +122,14 @@ void sgd_update(const Tensor& p, const Tensor& d, const Tensor& buf, const Tenso
                                scalar<H>(-h.lr),          h.weight_decay != 0.0, h.momentum != 0.0,
                                h.nesterov};
     const int64_t n = p.numel();
-    *delta_sq = reduce_partials<SumOp>(p, n, [&](unsigned blocks, double* partial) {
-      sgd_kernel<T><<<blocks, kThreads, 0, stream(p.device().index)>>>(
-          n, cptr<H>(p), cptr<H>(d), cptr<H>(buf), c.use_buf ? dptr<H>(buf_out) : nullptr, dptr<H>(p_out), c, partial);
-    });
+    reduce_partials_to<SumOp>(
+        p, n,
+        [&](unsigned blocks, double* partial) {
+          sgd_kernel<T><<<blocks, kThreads, 0, stream(p.device().index)>>>(
+              n, cptr<H>(p), cptr<H>(d), cptr<H>(buf), c.use_buf ? dptr<H>(buf_out) : nullptr, dptr<H>(p_out), c,
+              partial);
+        },
+        delta_sq);
   });
 }
 
@@ -141,11 +145,14 @@ void adamw_update(const Tensor& p, const Tensor& g, const Tensor& m, const Tenso
                          scalar<H>(1.0 - h.beta2), scalar<H>(h.eps), scalar<H>(-h.step_size), scalar<H>(h.bc2_sqrt),
                          h.weight_decay != 0.0, std::abs(1.0 - h.beta1) < 0.5};
     const int64_t n = p.numel();
-    *delta_sq = reduce_partials<SumOp>(p, n, [&](unsigned blocks, double* partial) {
-      adamw_kernel<T><<<blocks, kThreads, 0, stream(p.device().index)>>>(n, cptr<H>(p), cptr<H>(g), cptr<H>(m),
-                                                                         cptr<H>(v), dptr<H>(m_out), dptr<H>(v_out),
-                                                                         dptr<H>(p_out), c, partial);
-    });
+    reduce_partials_to<SumOp>(
+        p, n,
+        [&](unsigned blocks, double* partial) {
+          adamw_kernel<T><<<blocks, kThreads, 0, stream(p.device().index)>>>(
+              n, cptr<H>(p), cptr<H>(g), cptr<H>(m), cptr<H>(v), dptr<H>(m_out), dptr<H>(v_out), dptr<H>(p_out), c,
+              partial);
+        },
+        delta_sq);
   });
 }
 
@@ -155,9 +162,12 @@ void sum_squares(const Tensor& x, double* out) {
   dispatch_floating(x.dtype(), "sum_squares", [&](auto tag) {
     using H = decltype(tag);
     const int64_t n = x.numel();
-    *out = reduce_partials<SumOp>(x, n, [&](unsigned blocks, double* partial) {
-      sum_squares_kernel<dev_t<H>><<<blocks, kThreads, 0, stream(x.device().index)>>>(n, cptr<H>(x), partial);
-    });
+    reduce_partials_to<SumOp>(
+        x, n,
+        [&](unsigned blocks, double* partial) {
+          sum_squares_kernel<dev_t<H>><<<blocks, kThreads, 0, stream(x.device().index)>>>(n, cptr<H>(x), partial);
+        },
+        out);
   });
 }
 

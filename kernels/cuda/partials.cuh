@@ -6,7 +6,7 @@
 //     my_kernel<<<blocks, kThreads, 0, stream(dev)>>>(..., partial);   // partial[blockIdx.x] = block's share
 //   });
 //
-// One host synchronisation per call (the total is read back).
+// reduce_partials waits for the total; reduce_partials_to leaves it to arrive in page-locked host memory.
 #pragma once
 #include <cmath>
 
@@ -53,10 +53,15 @@ template <class Op> __global__ void finish_partials_kernel(double* partial, unsi
 
 constexpr unsigned kMaxPartials = 1024;
 
-// Runs launch(blocks, partial) for a kernel that writes one Op-partial per block over n elements, and
-// returns the combined float64 result (Op::identity() for n = 0).
-template <class Op, class F> double reduce_partials(const Tensor& like, int64_t n, F&& launch) {
-  if (n == 0) return 0.0;
+// Runs launch(blocks, partial) for a kernel that writes one Op-partial per block over n elements and
+// copies the combined float64 result (Op::identity() for n = 0) to the host double *dst without waiting:
+// into page-locked memory (kernels/memory.h HostScalars) the copy completes with the stream, so *dst is
+// valid after a synchronisation; into ordinary host memory CUDA completes it before returning.
+template <class Op, class F> void reduce_partials_to(const Tensor& like, int64_t n, F&& launch, double* dst) {
+  if (n == 0) {
+    *dst = 0.0;
+    return;
+  }
   const int dev = use_device(like);
   const unsigned blocks = std::min(blocks_for(n), kMaxPartials);
   DeviceBuffer partial(blocks * sizeof(double), dev);
@@ -64,9 +69,14 @@ template <class Op, class F> double reduce_partials(const Tensor& like, int64_t 
   NG_CUDA_LAUNCH_CHECK();
   finish_partials_kernel<Op><<<1, kThreads, 0, stream(dev)>>>(partial.as<double>(), blocks);
   NG_CUDA_LAUNCH_CHECK();
+  NG_CUDA_CHECK(cudaMemcpyAsync(dst, partial.get(), sizeof(double), cudaMemcpyDeviceToHost, stream(dev)));
+}
+
+// The same, returning the result (one synchronisation).
+template <class Op, class F> double reduce_partials(const Tensor& like, int64_t n, F&& launch) {
   double total = 0.0;
-  NG_CUDA_CHECK(cudaMemcpyAsync(&total, partial.get(), sizeof total, cudaMemcpyDeviceToHost, stream(dev)));
-  NG_CUDA_CHECK(cudaStreamSynchronize(stream(dev)));
+  reduce_partials_to<Op>(like, n, launch, &total);
+  if (n > 0) NG_CUDA_CHECK(cudaStreamSynchronize(stream(like.device().index)));
   return total;
 }
 
