@@ -34,3 +34,4 @@ for name in sgd adamw; do
   done
 done
 echo "natgrad comparison: $out/comparison.md; PyTorch reference summaries: $out/pytorch/"
+python3 "$root/scripts/study_table.py" "$out"  # the README's table
