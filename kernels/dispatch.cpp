@@ -70,19 +70,21 @@ void synchronize(Device device) {
 #endif
 }
 
-void* allocate_host_pinned(size_t nbytes) {
+void* allocate_host(size_t nbytes, bool page_locked) {
+  if (!page_locked) return nbytes ? std::malloc(nbytes) : nullptr;
 #ifdef NATGRAD_WITH_CUDA
-  if (cuda_available()) return cuda::allocate_host_pinned(nbytes);
+  return cuda::allocate_host_pinned(nbytes);
+#else
+  throw_no_cuda("page-locked host allocation");
 #endif
-  return nbytes ? std::malloc(nbytes) : nullptr;
 }
 
-void deallocate_host_pinned(void* p) {
+void deallocate_host(void* p, bool page_locked) {
   if (!p) return;
+  if (!page_locked) return std::free(p);
 #ifdef NATGRAD_WITH_CUDA
-  if (cuda_available()) return cuda::deallocate_host_pinned(p);
+  cuda::deallocate_host_pinned(p);
 #endif
-  std::free(p);
 }
 
 }  // namespace ng::kernels

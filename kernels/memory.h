@@ -13,26 +13,30 @@ void* allocate(size_t nbytes);
 void deallocate(void* p, size_t nbytes);
 }  // namespace cpu
 
-// Page-locked host memory when a CUDA device is present (device→host copies into it are asynchronous:
-// the values are there after synchronize()), ordinary host memory otherwise.
-void* allocate_host_pinned(size_t nbytes);
-void deallocate_host_pinned(void* p);
+// Host memory, page-locked when asked (needs a CUDA build and device; device→host copies into it are
+// asynchronous: the values are there after synchronize()). Ordinary memory otherwise, so CPU-only work
+// never starts a CUDA context.
+void* allocate_host(size_t nbytes, bool page_locked);
+void deallocate_host(void* p, bool page_locked);
 
 // A fixed-size array of doubles in that memory: where CUDA kernels leave float64 results (sums, norms)
-// without waiting for each one (kernels/optim_rules.h).
+// without waiting for each one (kernels/optim_rules.h). page_locked: some of the results come from CUDA.
 class HostScalars {
  public:
   HostScalars() = default;
-  explicit HostScalars(size_t n) : data_(static_cast<double*>(allocate_host_pinned(n * sizeof(double)))), size_(n) {}
-  ~HostScalars() { deallocate_host_pinned(data_); }
+  HostScalars(size_t n, bool page_locked)
+      : data_(static_cast<double*>(allocate_host(n * sizeof(double), page_locked))), size_(n), page_locked_(page_locked) {}
+  ~HostScalars() { deallocate_host(data_, page_locked_); }
   HostScalars(const HostScalars&) = delete;
   HostScalars& operator=(const HostScalars&) = delete;
   double* data() { return data_; }
   size_t size() const { return size_; }
+  bool page_locked() const { return page_locked_; }
 
  private:
   double* data_ = nullptr;
   size_t size_ = 0;
+  bool page_locked_ = false;
 };
 
 namespace cuda {

@@ -173,7 +173,10 @@ StepReport Optimizer::step() {
   ctx.p_new.resize(params_.size());
   ctx.next.resize(params_.size());
   const size_t P = params_.size();
-  if (!sums_ || sums_->size() != 2 * P) sums_ = std::make_unique<kernels::HostScalars>(2 * P);
+  if (!sums_ || sums_->size() != 2 * P) {
+    const bool on_cuda = std::any_of(params_.begin(), params_.end(), [](const auto& p) { return p.tensor->device().is_cuda(); });
+    sums_ = std::make_unique<kernels::HostScalars>(2 * P, on_cuda);
+  }
   double* gsq = sums_->data();
   ctx.delta_sq = sums_->data() + P;
   std::fill(ctx.delta_sq, ctx.delta_sq + P, 0.0);
@@ -200,12 +203,17 @@ StepReport Optimizer::step() {
   ctx.grad_mult = rep.clip_factor / grad_scale_;
 
   discard();  // nothing staged may survive from an earlier step() that threw
-  prepare(ctx);
+  try {
+    prepare(ctx);
+  } catch (...) {
+    synchronize_devices();  // rules launched before the throw may still be writing into delta_sq
+    throw;
+  }
+  synchronize_devices();  // one wait for all the ‖p' − p‖² (also those launched before a failure)
   if (!ctx.failure.empty()) {
     discard();
     return skip(rep, ctx.failure, ctx.where);
   }
-  synchronize_devices();  // one wait for all the ‖p' − p‖²
   std::vector<double> usq(ctx.delta_sq, ctx.delta_sq + P);  // ‖p' − p‖² per parameter, non-finite iff p' is
   double total = 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 #include <mutex>
 
 #include "kernels/cuda/common.cuh"
@@ -92,8 +93,10 @@ void damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out,
   const int64_t n = M.size(0);
   *ok = true;
   if (n == 0) return;
+  NG_CHECK(n <= std::numeric_limits<int>::max(), "damped_cholesky_inverse: n = ", n, " exceeds cuSOLVER's int range");
   if (out.raw_data() != M.raw_data()) Tensor(out).copy_(M);
-  strided_add(out, 0, n, n + 1, damping);
+  // M_ii + λ rounded like the CPU's M_ii += T(λ): λ is rounded to T first (strided_add then rounds once).
+  strided_add(out, 0, n, n + 1, M.dtype() == DType::f32 ? static_cast<double>(static_cast<float>(damping)) : damping);
   const int dev = use_device(out);
   cusolverDnHandle_t h = cusolver_handle(dev);
   const int ni = static_cast<int>(n);

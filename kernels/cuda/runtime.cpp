@@ -85,6 +85,9 @@ cublasHandle_t cublas_handle(int device) {
     NG_CUBLAS_CHECK(cublasSetStream(h.cublas, stream(device)));
     // Bitwise reproducible results: no atomics-based reductions inside cuBLAS.
     NG_CUBLAS_CHECK(cublasSetAtomicsMode(h.cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    // bf16 outputs are rounded once from the float32 accumulator: no split-K partial sums kept in bf16.
+    NG_CUBLAS_CHECK(cublasSetMathMode(
+        h.cublas, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
   });
   set_device(device);
   return h.cublas;

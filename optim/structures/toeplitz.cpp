@@ -59,12 +59,12 @@ class Toeplitz final : public StructuredMatrix {
   void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
     const bool low = lower() != trans;  // op(K) is lower-triangular
     const int64_t b = block(), nb = (d_ + b - 1) / b;
-    const std::vector<double> p = values_.to_vector<double>();
+    const Tensor Ts = toeplitz_blocks(b, nb);
     if (side == Side::left) {  // row blocks: packed [b, nb·n], block m in columns [m·n, (m+1)·n)
       const int64_t n = Z.size(1);
       const Tensor Zp = pack_rows(Z, b, nb), Op = Tensor::zeros({b, nb * n}, dtype(), out.device());
       for (int64_t dl = 0; dl < nb; ++dl) {
-        const Tensor T = toeplitz_block(p, dl, b);
+        const Tensor T = Ts.select(0, dl);
         const int64_t w = (nb - dl) * n;
         if (low) gemm(T, false, Zp.slice(1, 0, w), false, Op.slice(1, dl * n, nb * n), 1.0, 1.0);
         else gemm(T, true, Zp.slice(1, dl * n, nb * n), false, Op.slice(1, 0, w), 1.0, 1.0);
@@ -74,7 +74,7 @@ class Toeplitz final : public StructuredMatrix {
       const int64_t n = Z.size(0);
       const Tensor Zv = pack_cols(Z, b, nb), Ov = Tensor::zeros({nb * n, b}, dtype(), out.device());
       for (int64_t dl = 0; dl < nb; ++dl) {
-        const Tensor T = toeplitz_block(p, dl, b);
+        const Tensor T = Ts.select(0, dl);
         const int64_t h = (nb - dl) * n;
         if (low) gemm(Zv.slice(0, dl * n, nb * n), false, T, false, Ov.slice(0, 0, h), 1.0, 1.0);
         else gemm(Zv.slice(0, 0, h), false, T, true, Ov.slice(0, dl * n, nb * n), 1.0, 1.0);
@@ -100,17 +100,17 @@ class Toeplitz final : public StructuredMatrix {
   StructuredPtr project_gram_impl(const Tensor& Y) const override {
     const int64_t b = block(), nb = (d_ + b - 1) / b, R = Y.size(0);
     const Tensor Yv = pack_cols(Y, b, nb);
+    const Tensor S = Tensor::empty({nb, b, b}, dtype(), Y.device());  // S_δ = Σ_i Y_iᵀ Y_{i+δ}
+    for (int64_t dl = 0; dl < nb; ++dl)
+      gemm(Yv.slice(0, 0, (nb - dl) * R), true, Yv.slice(0, dl * R, nb * R), false, S.select(0, dl));
+    const auto sv = S.to_vector<double>();  // one device→host copy for all δ
     std::vector<double> tk(static_cast<size_t>(d_), 0.0);
-    for (int64_t dl = 0; dl < nb; ++dl) {  // S_δ = Σ_i Y_iᵀ Y_{i+δ}
-      const Tensor S = Tensor::empty({b, b}, dtype(), Y.device());
-      gemm(Yv.slice(0, 0, (nb - dl) * R), true, Yv.slice(0, dl * R, nb * R), false, S);
-      const auto sv = S.to_vector<double>();
+    for (int64_t dl = 0; dl < nb; ++dl)
       for (int64_t u = 0; u < b; ++u)
         for (int64_t v = dl == 0 ? u : 0; v < b; ++v) {
           const int64_t k = dl * b + v - u;
-          if (k < d_) tk[static_cast<size_t>(k)] += sv[static_cast<size_t>(u * b + v)];
+          if (k < d_) tk[static_cast<size_t>(k)] += sv[static_cast<size_t>((dl * b + u) * b + v)];
         }
-    }
     return dispatch_wide(dtype(), "toeplitz::inner_from_rows", [&](auto t) {
       using T = decltype(t);
       return normalised(std::vector<T>(tk.begin(), tk.end()));
@@ -141,16 +141,19 @@ class Toeplitz final : public StructuredMatrix {
     return std::clamp<int64_t>((d_ / 16 + 15) / 16 * 16, 64, 256);
   }
 
-  // T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)): block (i, i−δ) of the lower Toeplitz matrix of p (p: the
-  // values on the host; exact, they are float32 or float64 here).
-  Tensor toeplitz_block(const std::vector<double>& p, int64_t dl, int64_t b) const {
-    std::vector<double> o(static_cast<size_t>(b * b), 0.0);
-    for (int64_t u = 0; u < b; ++u)
-      for (int64_t v = 0; v < b; ++v) {
-        const int64_t k = dl * b + u - v;
-        if (k >= 0 && k < d_) o[static_cast<size_t>(u * b + v)] = p[static_cast<size_t>(k)];
-      }
-    return Tensor::from_vector(o, {b, b}, dtype(), values_.device());
+  // [nb, b, b]: T_δ[u][v] = p_{δb+u−v} (0 outside [0, d)), block (i, i−δ) of the lower Toeplitz matrix of
+  // p, for δ = 0..nb−1 — built on the host from one copy of p (exact: float32 or float64 values here) and
+  // sent to the values' device in one transfer.
+  Tensor toeplitz_blocks(int64_t b, int64_t nb) const {
+    const std::vector<double> p = values_.to_vector<double>();
+    std::vector<double> o(static_cast<size_t>(nb * b * b), 0.0);
+    for (int64_t dl = 0; dl < nb; ++dl)
+      for (int64_t u = 0; u < b; ++u)
+        for (int64_t v = 0; v < b; ++v) {
+          const int64_t k = dl * b + u - v;
+          if (k >= 0 && k < d_) o[static_cast<size_t>((dl * b + u) * b + v)] = p[static_cast<size_t>(k)];
+        }
+    return Tensor::from_vector(o, {nb, b, b}, dtype(), values_.device());
   }
 
   // Z [d, n] → [b, nb·n] with row block m of Z in columns [m·n, (m+1)·n) (zero padding past d), and back.
