@@ -237,8 +237,11 @@ TEST_F(TrainRun, Bfloat16PrecisionIsMixedPrecisionWithFloat32MasterWeights) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const SafetensorsFile w = load_safetensors(other / "run/final.safetensors");
   ASSERT_FALSE(w.tensors.empty());
-  for (const auto& [name, t] : w.tensors)
-    if (is_floating(t.dtype())) EXPECT_EQ(t.dtype(), DType::f32) << name;  // weights and BN statistics
+  for (const auto& [name, t] : w.tensors) {
+    if (is_floating(t.dtype())) {
+      EXPECT_EQ(t.dtype(), DType::f32) << name;  // weights and BN statistics
+    }
+  }
   int epochs = 0;
   for (const json& line : read_jsonl(other / "run/metrics.jsonl"))
     if (line.contains("train_loss")) {
