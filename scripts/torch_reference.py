@@ -10,7 +10,8 @@ warm-up then cosine, one-cycle = torch's OneCycleLR without momentum cycling, st
 Only the random draws (initial weights, shuffling, augmentation) differ from natgrad's.
 
 Prints one line per epoch and writes a summary JSON in the shape of natgrad's summary.json (final and best
-test accuracy, mean epoch seconds), so `natgrad compare` and this script give comparable rows.
+test accuracy, mean epoch seconds, time to the target accuracy, optimizer-state bytes), so `natgrad compare`
+and this script give comparable rows.
 
 usage: python3 scripts/torch_reference.py CONFIG.json [--seed N] [--threads N] [--out summary.json]
 needs: torch, numpy; CIFAR-10 binary batches ($NATGRAD_DATA or ../shared/data next to the repository).
@@ -166,7 +167,9 @@ def main():
     pad, mode, flip = (aug.get("crop_padding", 4), aug.get("pad_mode", "zero"), aug.get("horizontal_flip", True)) if on else (0, "zero", False)
     xte_t, yte_t = norm(xte), torch.from_numpy(yte)
 
-    best, final, epoch_times = 0.0, 0.0, []
+    target = cfg.get("eval", {}).get("target_accuracy")
+    best, final, epoch_times, time_to_target = 0.0, 0.0, [], None
+    start = time.time()
     for epoch in range(epochs):
         t0 = time.time()
         model.train()
@@ -192,13 +195,18 @@ def main():
             final = sum((model(xte_t[i:i + eb]).argmax(1) == yte_t[i:i + eb]).sum().item()
                         for i in range(0, len(yte), eb)) / len(yte)
         best = max(best, final)
+        if target is not None and time_to_target is None and final >= target:
+            time_to_target = time.time() - start  # training and evaluation time, as natgrad counts it
         print(f"epoch {epoch + 1}/{epochs}  train loss {loss_sum / seen:.4f}  train acc {100 * correct / seen:.2f}%  "
               f"test acc {100 * final:.2f}%  ({epoch_times[-1]:.1f}s)", flush=True)
     summary = {"name": cfg.get("name", os.path.splitext(os.path.basename(a.config))[0]) + "-pytorch",
                "optimizer": kind, "seed": seed, "status": "completed", "epochs": epochs,
                "final_test_accuracy": final, "best_test_accuracy": best,
-               "mean_epoch_seconds": sum(epoch_times) / len(epoch_times), "torch_version": torch.__version__,
-               "threads": torch.get_num_threads()}
+               "mean_epoch_seconds": sum(epoch_times) / len(epoch_times), "target_accuracy": target,
+               "time_to_target_seconds": time_to_target,
+               "optimizer_state_bytes": sum(t.numel() * t.element_size() for st in opt.state.values()
+                                            for t in st.values() if torch.is_tensor(t)),
+               "torch_version": torch.__version__, "threads": torch.get_num_threads()}
     print(json.dumps(summary))
     if a.out:
         json.dump(summary, open(a.out, "w"), indent=2)
