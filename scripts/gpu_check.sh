@@ -4,7 +4,8 @@
 #   1. environment: GPU, driver, nvcc, cmake, torch;
 #   2. configure + build the CUDA backend for this GPU (its compute capability, or NG_CUDA_ARCH);
 #   3. the CUDA tests (ctest -R '^Cuda|/Cuda': every CUDA kernel against the CPU kernel, the structures and the
-#      curvature optimizers on both devices, VGG-11 step CPU vs GPU);
+#      curvature optimizers on both devices, the SGD/AdamW (PyTorch) and SINGD/IKFAC (`singd` package)
+#      golden trajectories on CUDA, VGG-11 step CPU vs GPU);
 #   4. a smoke training run on the GPU (loss must fall; two runs must agree bit for bit);
 #   5. the benchmark: VGG-16-BN CIFAR-10 training steps, batch 128, float32 and bfloat16, SGD, AdamW,
 #      SINGD (dense, diagonal), IKFAC and KFAC, natgrad (bench/gpu_train_step.cpp) and PyTorch eager

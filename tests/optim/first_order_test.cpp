@@ -1,6 +1,7 @@
 // tests/optim/first_order_test.cpp — SGD, AdamW and the schedules against PyTorch's golden trajectories
 // (tests/fixtures/optim_first_order.safetensors, written by scripts/make_golden_optim.py), plus the
-// optimizer pipeline: bit-exact resume from a saved state, non-finite skipping, clipping, update cap.
+// optimizer pipeline: bit-exact resume from a saved state, non-finite skipping, clipping, update cap. The
+// golden trajectories run on the CPU and, when a device is present, on CUDA (skipped otherwise).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 
 #include "core/safetensors.h"
 #include "optim/first_order.h"
+#include "tests/optim/case_on_device.h"
 
 namespace ng::optim {
 namespace {
@@ -32,17 +34,17 @@ const Tensor& fx(const std::string& key) {
   return *t;
 }
 
-// Parameters initialised from the fixture, held by the test like a Module would.
+// Parameters initialised from the fixture on `device`, held by the test like a Module would.
 struct Params {
   std::map<std::string, Tensor> t;
-  Params() {
-    for (const auto& k : kParams) t[k] = fx("init." + k).clone().set_requires_grad(true);
+  explicit Params(Device device = Device::cpu()) {
+    for (const auto& k : kParams) t[k] = fx("init." + k).to(device).clone().set_requires_grad(true);
   }
   std::vector<std::vector<ParamRef>> groups() {
     return {{{"w", &t["w"]}, {"conv", &t["conv"]}}, {{"b", &t["b"]}}};
   }
   void set_grads(int64_t step) {
-    for (const auto& k : kParams) t[k].set_grad(fx("grad." + k).select(0, step).contiguous());
+    for (const auto& k : kParams) t[k].set_grad(fx("grad." + k).select(0, step).contiguous().to(t[k].device()));
   }
 };
 
@@ -90,20 +92,20 @@ double max_rel_err(const Tensor& got, const Tensor& want) {
   return e / scale;
 }
 
-class FirstOrderGolden : public ::testing::TestWithParam<std::string> {};
+class FirstOrderGolden : public testing::CaseOnDevice {};
 
 TEST_P(FirstOrderGolden, MatchesPyTorchOverTwentySteps) {
-  Params p;
-  auto opt = make(GetParam(), p);
+  Params p(device());
+  auto opt = make(test_case(), p);
   for (int64_t t = 0; t < 20; ++t) {
     p.set_grads(t);
     const StepReport r = opt->step();
     ASSERT_FALSE(r.skipped);
     for (const auto& k : kParams) {
-      const Tensor want = fx(GetParam() + "." + k).select(0, t);
+      const Tensor want = fx(test_case() + "." + k).select(0, t);
       ASSERT_LE(max_rel_err(p.t[k], want), 1e-6) << k << " at step " << t;
-      // SGD reproduces PyTorch's kernels operation by operation: bit for bit.
-      if (GetParam().rfind("sgd", 0) == 0) {
+      // SGD reproduces PyTorch's kernels operation by operation (on CUDA too): bit for bit.
+      if (test_case().rfind("sgd", 0) == 0) {
         ASSERT_EQ(p.t[k].to_vector<float>(), want.contiguous().to_vector<float>());
       }
     }
@@ -111,7 +113,9 @@ TEST_P(FirstOrderGolden, MatchesPyTorchOverTwentySteps) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, FirstOrderGolden,
-                         ::testing::Values("sgd_plain", "sgd_momentum", "sgd_nesterov", "adamw"));
+                         ::testing::Combine(::testing::Values("sgd_plain", "sgd_momentum", "sgd_nesterov", "adamw"),
+                                            testing::kDevices),
+                         testing::case_on_device_name);
 
 TEST(FirstOrder, ResumeFromSavedStateIsBitExact) {
   const auto dir = std::filesystem::temp_directory_path() / "natgrad_optim_resume_test";

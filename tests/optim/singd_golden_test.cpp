@@ -5,7 +5,8 @@
 // fake layers, then compares the statistics H_K, H_C (before the step) and K, C, m_K, m_C, W, b (after it)
 // with the reference to ≤ 1e-5 relative (max-norm over each tensor), float32 throughout. Every
 // configuration of the fixture runs; block-diagonal and hierarchical with one block covering each factor
-// must reproduce the reference's dense run (spec §9 V5 checks; natgrad fixes quirk Q1).
+// must reproduce the reference's dense run (spec §9 V5 checks; natgrad fixes quirk Q1). The trajectories
+// run on the CPU and, when a device is present, on CUDA (skipped otherwise) against the same reference.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 
 #include "core/safetensors.h"
 #include "optim/singd.h"
+#include "tests/optim/case_on_device.h"
 #include "tests/optim/fake_layer.h"
 
 namespace ng::optim {
@@ -61,13 +63,13 @@ struct Replay {
   std::unique_ptr<SINGD> opt;
 
   // `structure_override` replaces both structures of every group (e.g. block-diagonal for a dense run).
-  Replay(const std::string& config, const std::string& structure_override = "")
+  Replay(const std::string& config, const std::string& structure_override = "", Device device = Device::cpu())
       : cfg(nlohmann::json::parse(fixture().metadata.at("configs")).at(config)), name(config) {
     std::map<std::string, size_t> index;
     std::vector<std::pair<std::string, CurvatureLayer*>> named;
     for (const std::string ln : cfg["layers"]) {
       const Tensor& w = get(name + ".init." + ln + ".weight");
-      layers.push_back(std::make_unique<FakeLayer>(w.shape(), true));
+      layers.push_back(std::make_unique<FakeLayer>(w.shape(), true, DType::f32, device));
       layers.back()->weight().copy_(w);
       layers.back()->bias()->copy_(get(name + ".init." + ln + ".bias"));
       index[ln] = layers.size() - 1;
@@ -118,8 +120,8 @@ struct Replay {
         } else {
           ASSERT_FALSE(L.request().has_value()) << pre << ": natgrad requested a capture the reference did not take";
         }
-        L.weight().set_grad(get(pre + ".gW"));
-        L.bias()->set_grad(get(pre + ".gb"));
+        L.weight().set_grad(get(pre + ".gW").to(L.weight().device()));
+        L.bias()->set_grad(get(pre + ".gb").to(L.weight().device()));
       }
       opt->accumulate();
       for (size_t l = 0; l < layers.size(); ++l) {
@@ -149,10 +151,10 @@ struct Replay {
   }
 };
 
-class SingdGolden : public ::testing::TestWithParam<std::string> {};
+class SingdGolden : public testing::CaseOnDevice {};
 
 TEST_P(SingdGolden, MatchesReferenceTrajectory) {
-  Replay r(GetParam());
+  Replay r(test_case(), "", device());
   int checked = 0;
   r.run([&](const std::string& key, const Tensor& got) {
     ++checked;
@@ -161,11 +163,14 @@ TEST_P(SingdGolden, MatchesReferenceTrajectory) {
   EXPECT_GE(checked, 5 * 2 * 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Reference, SingdGolden,
-                         ::testing::Values("dense", "dense_T3", "diagonal", "hierarchical", "triltoeplitz",
-                                           "triutoeplitz", "ikfac", "normalize", "lr_cov_schedule", "two_groups",
-                                           "conv_expand_batch", "conv_expand_batch_sequence", "conv_expand_none",
-                                           "conv_reduce_batch"));
+INSTANTIATE_TEST_SUITE_P(
+    Reference, SingdGolden,
+    ::testing::Combine(::testing::Values("dense", "dense_T3", "diagonal", "hierarchical", "triltoeplitz",
+                                         "triutoeplitz", "ikfac", "normalize", "lr_cov_schedule", "two_groups",
+                                         "conv_expand_batch", "conv_expand_batch_sequence", "conv_expand_none",
+                                         "conv_reduce_batch"),
+                       testing::kDevices),
+    testing::case_on_device_name);
 
 // Block-diagonal (one block per factor since d < 30) and hierarchical (d ≤ 15) equal the dense reference run.
 TEST(SingdGoldenStructures, OneBlockStructuresReproduceTheDenseReference) {
