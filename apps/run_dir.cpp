@@ -3,16 +3,13 @@
 
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <memory>
 #include <thread>
 
 #include "core/error.h"
-#include "data/data_root.h"
+#include "natgrad_build_commit.h"
 
 #ifdef NATGRAD_WITH_CUDA
 #include <cuda_runtime.h>
@@ -93,17 +90,6 @@ std::string utc_now_iso() {
 
 namespace {
 
-// First line of a shell command's output ("" if it fails).
-std::string command_output(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen((cmd + " 2>/dev/null").c_str(), "r"), pclose);
-  if (!p) return "";
-  std::array<char, 256> buf{};
-  std::string out;
-  if (fgets(buf.data(), buf.size(), p.get())) out = buf.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -140,13 +126,11 @@ nlohmann::json cuda_info() {
 }  // namespace
 
 nlohmann::json provenance(const std::vector<std::string>& command_line, int threads) {
-  const std::string repo = data::default_repo_dir();
-  const std::string git = "git -C '" + repo + "' ";
-  const std::string commit = command_output(git + "rev-parse HEAD");
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  return {{"git_commit", commit.empty() ? "unknown" : commit},
-          {"git_dirty", !command_output(git + "status --porcelain --untracked-files=no").empty()},
+  // The commit the binary was built from (scripts/build_commit.cmake), not whatever checkout it runs in.
+  return {{"git_commit", NATGRAD_GIT_COMMIT},
+          {"git_dirty", NATGRAD_GIT_DIRTY},
           {"natgrad_version", NATGRAD_VERSION},
           {"build_type", NATGRAD_BUILD_TYPE},
           {"compiler", compiler()},

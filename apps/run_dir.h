@@ -55,9 +55,9 @@ void write_json_file(const std::string& path, const nlohmann::json& j);
 // Every line of a JSONL file that parses (a torn last line of a killed run is skipped).
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 
-// provenance.json: git commit (and whether the tree was dirty), natgrad version, build type, compiler
-// and flags, CUDA/cuDNN versions and GPU name (CUDA builds), CPU model, thread count, host, start time
-// (UTC, ISO 8601), command line.
+// provenance.json: the git commit the binary was built from (and whether tracked files differed from it),
+// natgrad version, build type, compiler and flags, CUDA/cuDNN versions and GPU name (CUDA builds), CPU
+// model, thread count, host, start time (UTC, ISO 8601), command line.
 nlohmann::json provenance(const std::vector<std::string>& command_line, int threads);
 
 std::string utc_now_iso();

@@ -71,6 +71,11 @@ TEST_F(TrainRun, WritesEveryRunDirectoryArtefact) {
     EXPECT_TRUE(prov.contains(key)) << key;
   EXPECT_EQ(prov["threads"], 2);
   EXPECT_EQ(prov["command_line"][1], "train");
+  // The build's commit: 40 hex digits in a git checkout (as in CI), "unknown" otherwise.
+  const std::string commit = prov["git_commit"];
+  EXPECT_TRUE(commit == "unknown" || (commit.size() == 40 && commit.find_first_not_of("0123456789abcdef") ==
+                                                               std::string::npos))
+      << commit;
 
   // metrics.jsonl: a train line per step (log interval 1) and an epoch line per epoch.
   int train_lines = 0, epoch_lines = 0;
