@@ -31,7 +31,6 @@ class HostScalars {
   HostScalars& operator=(const HostScalars&) = delete;
   double* data() { return data_; }
   size_t size() const { return size_; }
-  bool page_locked() const { return page_locked_; }
 
  private:
   double* data_ = nullptr;

@@ -71,7 +71,7 @@ def main():
         best = stats([s["best_test_accuracy"] for s in runs])
         epoch = stats([s["mean_epoch_seconds"] for s in runs])
         times = [s["time_to_target_seconds"] for s in runs if s.get("time_to_target_seconds") is not None]
-        target = reached(*stats(times), len(times), len(runs)) if times else f"– (0/{len(runs)})"
+        target = reached(*(stats(times) if times else (None, None)), len(times), len(runs))
         state = runs[0].get("optimizer_state_bytes")
         print(f"| PyTorch {runs[0]['torch_version']} {name} | {len(runs)} | {pm(*final, 100)} | {pm(*best, 100)} "
               f"| {target} | {pm(*epoch, 1, 1)} | {mib(state)} |")

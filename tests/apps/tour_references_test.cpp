@@ -6,18 +6,14 @@
 
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "tests/apps/app_test_util.h"
+
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ng::app::testing::read_file;
 
 // Line `n` (1-based) of a file, or "" when the file has fewer lines (or does not exist).
 std::string line_of(const std::string& path, int n) {
@@ -29,20 +25,21 @@ std::string line_of(const std::string& path, int n) {
 }
 
 const std::string kTour = std::string(NATGRAD_SOURCE_DIR) + "/docs/tour.md";
+// `path:LINE` (`symbol`): groups 1 path, 2 line, 3 symbol.
+const std::regex kReference(R"(`([A-Za-z0-9_./]+\.(?:cpp|h|cu|cuh)):([0-9]+)`\s*\(`([^`]+)`\))");
 
 TEST(TourReferences, EveryLinePointerNamesItsSymbolAndThatLineHoldsIt) {
   const std::string text = read_file(kTour);
   ASSERT_FALSE(text.empty()) << kTour << " is missing or empty";
-  const std::regex ref(R"(`([A-Za-z0-9_./]+\.(?:cpp|h|cu|cuh)):([0-9]+)`\s*\(`([^`]+)`\))");
   int checked = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), ref); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kReference); it != std::sregex_iterator(); ++it) {
     const std::string file = (*it)[1], symbol = (*it)[3];
     const int line = std::stoi((*it)[2]);
     const std::string path = std::string(NATGRAD_SOURCE_DIR) + "/" + file;
     EXPECT_TRUE(std::ifstream(path).good()) << "docs/tour.md points at " << file << ", which does not exist";
-    EXPECT_NE(line_of(path, line).find(symbol), std::string::npos)
-        << "docs/tour.md: " << file << ":" << line << " should hold `" << symbol << "`, but that line is: "
-        << line_of(path, line);
+    const std::string held = line_of(path, line);
+    EXPECT_NE(held.find(symbol), std::string::npos)
+        << "docs/tour.md: " << file << ":" << line << " should hold `" << symbol << "`, but that line is: " << held;
     ++checked;
   }
   EXPECT_GE(checked, 15) << "docs/tour.md lost its line references";
@@ -51,7 +48,7 @@ TEST(TourReferences, EveryLinePointerNamesItsSymbolAndThatLineHoldsIt) {
 TEST(TourReferences, NoUncheckedLinePointers) {
   std::string text = read_file(kTour);
   ASSERT_FALSE(text.empty()) << kTour << " is missing or empty";
-  text = std::regex_replace(text, std::regex(R"(`[A-Za-z0-9_./]+\.(?:cpp|h|cu|cuh):[0-9]+`\s*\(`[^`]+`\))"), "");
+  text = std::regex_replace(text, kReference, "");
   const std::regex stray(R"([A-Za-z0-9_]\.(?:cpp|h|cu|cuh):[0-9]+|\blines? [0-9]+|`:[0-9]+`)");
   std::vector<std::string> found;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), stray); it != std::sregex_iterator(); ++it)

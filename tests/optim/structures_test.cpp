@@ -14,6 +14,7 @@
 #include "core/generator.h"
 #include "kernels/dispatch.h"
 #include "optim/structures/structure.h"
+#include "tests/optim/case_on_device.h"
 
 namespace ng::optim {
 namespace {
@@ -264,7 +265,7 @@ TEST_P(StructuresOn, TracesDiagonalShiftNormsAndCombinations) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, StructuresOn, ::testing::Values("cpu", "cuda:0"),
+INSTANTIATE_TEST_SUITE_P(Devices, StructuresOn, testing::kDevices,
                          [](const auto& info) { return std::string(info.param) == "cpu" ? "Cpu" : "Cuda"; });
 
 TEST(Structures, NonFiniteValuesAreDetected) {
