@@ -9,7 +9,7 @@
 //
 // Rounding: scale_into and strided_add compute in float64, combine in acc_t<T> (float for bf16), and each
 // rounds once per stored value; the sums and the maximum are float64.
-// Tensors are of one floating dtype (scale_into may convert) and on one device.
+// Each item's tensors are of one floating dtype (scale_into may convert); all are on the kernel's device.
 #pragma once
 #include <utility>
 #include <vector>
@@ -18,21 +18,41 @@
 
 namespace ng::kernels {
 
+// A run of a contiguous tensor's elements: x[offset + j·step + i·stride] for j < count, i < n — one strided
+// line when count = 1 (a dense matrix's diagonal), or `count` equally spaced ones (the diagonals of the
+// blocks of a block-diagonal matrix).
+struct StridedRun {
+  Tensor x;
+  int64_t offset = 0, n = 0, stride = 1, count = 1, step = 0;
+};
+
+// out ← Σ_k c_k · x_k (at most kMaxTerms terms; contiguous, same numel and dtype; out may be one of the x_k).
+struct Combination {
+  std::vector<std::pair<double, Tensor>> terms;
+  Tensor out;
+};
+constexpr size_t kMaxTerms = 4;
+
+// The list forms batch across tensors (e.g. across the layers of a model): on CUDA one launch covers up to
+// 32 items of one dtype, and the reductions copy all their results to the host at once (one
+// synchronisation), so many small layers do not cost a launch and a wait each.
 // scale_into: dst[r, c] = D(double(src[r, c]) · m) for 2-D src, dst of one shape with last stride 1 (rows
 //   may be strided: dst may be a column slice of a wider matrix); D is dst's dtype, src may differ.
-// combine: out[i] = T(Σ_k c_k · x_k[i]) (contiguous, same numel; out may be one of the x_k).
-// strided_add: x[offset + i·stride] ← T(x[offset + i·stride] + v) for i in [0, n); x contiguous.
-// strided_sum: *out = Σ_i x[offset + i·stride] in float64.
-// abs_max: *out = max_i |x[i]| in float64 (0 for an empty x; NaN if some x[i] is NaN).
+// combine: for each job, out[i] = T(Σ_k c_k · x_k[i]).
+// strided_add: each element of runs[r] ← T(element + v[r]).
+// strided_sum: out[r] = Σ of the elements of runs[r] in float64 (index order j, i on the CPU).
+// abs_max: out[r] = max_i |xs[r][i]| in float64 (0 for an empty tensor; NaN if some element is NaN).
 #define NG_OPTIM_VALUE_KERNELS                                                                                \
   void scale_into(const Tensor& src, double m, const Tensor& dst);                                           \
-  void combine(const std::vector<std::pair<double, Tensor>>& terms, const Tensor& out);                      \
-  void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double v);                    \
-  void strided_sum(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double* out);                 \
-  void abs_max(const Tensor& x, double* out);
+  void combine(const std::vector<Combination>& jobs);                                                        \
+  void strided_add(const std::vector<StridedRun>& runs, const std::vector<double>& v);                       \
+  void strided_sum(const std::vector<StridedRun>& runs, double* out);                                        \
+  void abs_max(const std::vector<Tensor>& xs, double* out);
 
-// Both devices' strided_add/strided_sum: x contiguous and every x[offset + i·stride], i < n, inside it.
-void check_strided_span(const Tensor& x, int64_t offset, int64_t n, int64_t stride, const char* op);
+// Both devices' argument checks: every element of the run inside a contiguous x; a combination's terms
+// like its out, at most kMaxTerms of them. `dev` is the device the kernel runs on.
+void check_strided_run(const StridedRun& r, Device dev, const char* op);
+void check_combination(const Combination& c, Device dev);
 
 namespace cpu { NG_OPTIM_VALUE_KERNELS }
 namespace cuda { NG_OPTIM_VALUE_KERNELS }

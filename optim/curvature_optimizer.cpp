@@ -137,14 +137,15 @@ Tensor CurvatureOptimizer::grad_matrix(const Layer& L, const StepContext& ctx) c
 
 void CurvatureOptimizer::prepare(StepContext& ctx) {
   accumulate();
+  std::vector<bool> stats(layers_.size());
   for (size_t l = 0; l < layers_.size(); ++l) {
-    const bool stats = due(l, ctx.t);
-    NG_CHECK(!stats || has_statistics(l), type(), ": layer '", layers_[l].name, "' has no curvature statistics at step ",
+    stats[l] = due(l, ctx.t);
+    NG_CHECK(!stats[l] || has_statistics(l), type(), ": layer '", layers_[l].name, "' has no curvature statistics at step ",
              ctx.t, " (T = ", common_[layers_[l].group].T, "); run a forward pass with gradients enabled and "
              "backward() between optimizer steps");
-    update_factors(l, stats, ctx);
-    if (!ctx.failure.empty()) return;
   }
+  update_factors(stats, ctx);
+  if (!ctx.failure.empty()) return;
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const Tensor N = precondition(l, grad_matrix(L, ctx));  // [d_o, d_i], weight dtype

@@ -89,9 +89,11 @@ class CurvatureOptimizer : public Optimizer {
   // Adds one captured pair (a in dtype_K, g in dtype_C) to the statistics of layer l.
   virtual void absorb(size_t l, const Tensor& a, const Tensor& g) = 0;
   virtual bool has_statistics(size_t l) const = 0;
-  // Every step, before preconditioning: stage the new factors of layer l — from its statistics when
-  // `statistics_due` (t mod T = 0; they are then present) — and set ctx.failure to abandon the step.
-  virtual void update_factors(size_t l, bool statistics_due, StepContext& ctx) = 0;
+  // Every step, before preconditioning: stage the new factors of every layer — from its statistics for the
+  // layers with statistics_due[l] (t mod T = 0; they are then present) — and set ctx.failure (and
+  // ctx.where: the first failing layer) to abandon the step. One call for all layers, so the derived
+  // optimizer can batch the work across layers.
+  virtual void update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) = 0;
   // N = preconditioned Gm ([d_o, d_i], dtype of the weight), with the staged factors when updated.
   virtual Tensor precondition(size_t l, const Tensor& Gm) = 0;
   virtual void clear_statistics(size_t l) = 0;

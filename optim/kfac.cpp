@@ -17,7 +17,7 @@ void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, d
 // out = α·X + β·Y elementwise (same shape/dtype/device), one rounding.
 Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
   Tensor out = Tensor::empty(X.shape(), X.dtype(), X.device());
-  NG_DISPATCH(out.device(), combine, {{alpha, X.contiguous()}, {beta, Y.contiguous()}}, out);
+  NG_DISPATCH(out.device(), combine, {{{{alpha, X.contiguous()}, {beta, Y.contiguous()}}, out}});
   return out;
 }
 
@@ -29,7 +29,7 @@ Tensor gram(const Tensor& X) {  // XᵀX
 
 double avgtr(const Tensor& M) {
   double t = 0.0;
-  NG_DISPATCH(M.device(), strided_sum, M.contiguous(), 0, M.size(0), M.size(0) + 1, &t);
+  NG_DISPATCH(M.device(), strided_sum, {{M.contiguous(), 0, M.size(0), M.size(0) + 1}}, &t);
   return t / static_cast<double>(M.size(0));
 }
 
@@ -85,7 +85,11 @@ void KFAC::clear_statistics(size_t l) {
   state_[l].sum_gg = Tensor();
 }
 
-void KFAC::update_factors(size_t l, bool statistics_due, StepContext& ctx) {
+void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
+  for (size_t l = 0; l < num_layers() && ctx.failure.empty(); ++l) update_layer(l, statistics_due[l], ctx);
+}
+
+void KFAC::update_layer(size_t l, bool statistics_due, StepContext& ctx) {
   const Layer& L = layer(l);
   const CurvatureHyper& h = common(L.group);
   LayerState& s = state_[l];

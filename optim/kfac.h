@@ -47,7 +47,7 @@ class KFAC final : public CurvatureOptimizer {
  protected:
   void absorb(size_t l, const Tensor& a, const Tensor& g) override;
   bool has_statistics(size_t l) const override { return state_[l].sum_aa.defined(); }
-  void update_factors(size_t l, bool statistics_due, StepContext& ctx) override;
+  void update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) override;
   Tensor precondition(size_t l, const Tensor& Gm) override;
   void clear_statistics(size_t l) override;
   size_t factor_bytes(size_t l) const override;
@@ -65,6 +65,9 @@ class KFAC final : public CurvatureOptimizer {
     Tensor sum_aa, sum_gg;              // Σ aᵀa, Σ gᵀg of the current step's micro-batches
     Tensor A1, G1, A_inv1, G_inv1;      // staged
   };
+  // Layer by layer: each inversion is one cuSOLVER factorisation of its own size.
+  void update_layer(size_t l, bool statistics_due, StepContext& ctx);
+
   std::vector<int64_t> T_inv_;  // per group
   std::vector<LayerState> state_;
 };

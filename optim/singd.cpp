@@ -1,6 +1,7 @@
 // optim/singd.cpp — SINGD / IKFAC per singd-spec §2.2–§2.6 (formulas in singd.h).
 #include "optim/singd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -81,58 +82,118 @@ void SINGD::clear_statistics(size_t l) {
 
 // ---- preconditioner update (§2.3) -----------------------------------------------------------------------
 
-void SINGD::update_factors(size_t l, bool statistics_due, StepContext& ctx) {
-  if (!statistics_due) return;  // K and C only change on statistics steps (§2.6)
-  const Layer& L = layer(l);
-  const CurvatureHyper& h = common(L.group);
-  const Extra& x = extra_[L.group];
-  LayerState& s = state_[l];
-  const StructuredMatrix &K = *s.K, &C = *s.C, &HK = *s.HK, &HC = *s.HC;
-
-  const double u = prev_grad_scale_ / (grad_scale_ * grad_scale_);
-  const StructuredPtr KtK = K.self_inner(), CtC = C.self_inner();
-  const double scale = 0.5 * (x.normalize_lr_cov ? 1.0 - x.alpha1 : 1.0);
-  s.avgtr_HK = HK.avgtr();
-  s.avgtr_HC = HC.avgtr();
-  double c1K = 1.0, c2K = h.damping, c1C = u, c2C = h.damping;
-  if (!x.kfac_like) {
-    c1K = u * s.avgtr_HC;
-    c2K = h.damping * CtC->avgtr();
-    c1C = u * s.avgtr_HK;
-    c2C = h.damping * KtK->avgtr();
-  }
-  const StructuredPtr IK = StructuredMatrix::identity(x.structure_K, L.d_i, L.dtype_K, K.values().device());
-  const StructuredPtr IC = StructuredMatrix::identity(x.structure_C, L.d_o, L.dtype_C, C.values().device());
-  // m̃ = scale·(c1·H + c2·XtX − I) + α1·m_old, one rounding per stored value.
-  auto momentum = [&](const StructuredMatrix& H, const StructuredMatrix& XtX, const StructuredMatrix& I,
-                      const StructuredMatrix* m_old, double c1, double c2) {
-    StructuredPtr m = H.zeros_like();
-    std::vector<std::pair<double, const StructuredMatrix*>> terms = {{scale * c1, &H}, {scale * c2, &XtX}, {-scale, &I}};
-    if (x.alpha1 != 0.0 && m_old) terms.push_back({x.alpha1, m_old});
-    m->assign_combination(terms);
-    return m;
-  };
-  s.mK1 = momentum(HK, *KtK, *IK, s.mK.get(), c1K, c2K);
-  s.mC1 = momentum(HC, *CtC, *IC, s.mC.get(), c1C, c2C);
-
-  double beta_K = h.lr_cov, beta_C = h.lr_cov;
-  if (x.normalize_lr_cov) {
-    beta_K /= std::max(1.0, s.mK1->inf_norm());
-    beta_C /= std::max(1.0, s.mC1->inf_norm());
-  }
-  // K ← K − β_K·K m̃_K (the product stays in the structure class).
-  s.K1 = K.zeros_like();
-  s.K1->assign_combination({{1.0, &K}, {-beta_K, K.product(*s.mK1).get()}});
-  s.C1 = C.zeros_like();
-  s.C1->assign_combination({{1.0, &C}, {-beta_C, C.product(*s.mC1).get()}});
-  s.updated = true;
-  for (const StructuredMatrix* m : {s.K1.get(), s.C1.get(), s.mK1.get(), s.mC1.get()})
-    if (!m->all_finite()) {
-      ctx.failure = "non-finite SINGD factor";
-      ctx.where = L.name;
-      return;
+// The due layers are updated in batches (set_update_batch_bytes), stage by stage, each stage one batched
+// call over the batch's factors (StructuredMatrix::*_all), so a model of many small layers does not pay a
+// launch and a synchronisation per layer for every scalar and combination. Only the products (Π(KᵀK),
+// K·m̃) stay per layer: they are structure-specific GEMMs.
+void SINGD::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
+  std::vector<size_t> batch;
+  size_t bytes = 0;
+  for (size_t l = 0; l <= num_layers() && ctx.failure.empty(); ++l) {
+    const size_t need = l < num_layers() ? 3 * (state_[l].K->nbytes() + state_[l].C->nbytes()) : 0;
+    if (!batch.empty() && (l == num_layers() || bytes + need > batch_bytes_)) {
+      update_batch(batch, ctx);
+      batch.clear();
+      bytes = 0;
     }
-  if (x.alpha1 == 0.0) s.mK1.reset(), s.mC1.reset();  // momenta are only stored when α1 ≠ 0
+    if (l < num_layers() && statistics_due[l]) {  // K and C only change on statistics steps (§2.6)
+      batch.push_back(l);
+      bytes += need;
+    }
+  }
+}
+
+void SINGD::update_batch(const std::vector<size_t>& ls, StepContext& ctx) {
+  const double u = prev_grad_scale_ / (grad_scale_ * grad_scale_);
+  // KtK = Π(KᵀK), CtC = Π(CᵀC) from the old factors; avgtr of H_K, H_C, KtK, CtC (one batched reduction).
+  std::vector<StructuredPtr> KtK, CtC, IK, IC;
+  std::vector<const StructuredMatrix*> traced;
+  std::vector<StructuredMatrix*> identities;
+  for (size_t l : ls) {
+    const Layer& L = layer(l);
+    const Extra& x = extra_[L.group];
+    const LayerState& s = state_[l];
+    KtK.push_back(s.K->self_inner());
+    CtC.push_back(s.C->self_inner());
+    traced.insert(traced.end(), {s.HK.get(), s.HC.get(), KtK.back().get(), CtC.back().get()});
+    IK.push_back(StructuredMatrix::zeros(x.structure_K, L.d_i, L.dtype_K, s.K->values().device()));
+    IC.push_back(StructuredMatrix::zeros(x.structure_C, L.d_o, L.dtype_C, s.C->values().device()));
+    identities.insert(identities.end(), {IK.back().get(), IC.back().get()});
+  }
+  const std::vector<double> avgtr = StructuredMatrix::avgtr_all(traced);
+  StructuredMatrix::diag_add_all(identities, std::vector<double>(identities.size(), 1.0));
+
+  // m̃ = scale·(c1·H + c2·XtX − I) + α1·m_old, one rounding per stored value (one batched combination).
+  std::vector<std::pair<StructuredMatrix*, StructuredMatrix::Terms>> momenta;
+  std::vector<const StructuredMatrix*> normalized;
+  for (size_t i = 0; i < ls.size(); ++i) {
+    const Layer& L = layer(ls[i]);
+    const CurvatureHyper& h = common(L.group);
+    const Extra& x = extra_[L.group];
+    LayerState& s = state_[ls[i]];
+    s.avgtr_HK = avgtr[4 * i];
+    s.avgtr_HC = avgtr[4 * i + 1];
+    double c1K = 1.0, c2K = h.damping, c1C = u, c2C = h.damping;  // IKFAC
+    if (!x.kfac_like) {
+      c1K = u * s.avgtr_HC;
+      c2K = h.damping * avgtr[4 * i + 3];  // avgtr(CtC)
+      c1C = u * s.avgtr_HK;
+      c2C = h.damping * avgtr[4 * i + 2];  // avgtr(KtK)
+    }
+    const double scale = 0.5 * (x.normalize_lr_cov ? 1.0 - x.alpha1 : 1.0);
+    auto momentum = [&](StructuredPtr& m, const StructuredMatrix& H, const StructuredMatrix& XtX,
+                        const StructuredMatrix& I, const StructuredMatrix* m_old, double c1, double c2) {
+      m = H.zeros_like();
+      StructuredMatrix::Terms terms = {{scale * c1, &H}, {scale * c2, &XtX}, {-scale, &I}};
+      if (x.alpha1 != 0.0 && m_old) terms.push_back({x.alpha1, m_old});
+      momenta.emplace_back(m.get(), std::move(terms));
+    };
+    momentum(s.mK1, *s.HK, *KtK[i], *IK[i], s.mK.get(), c1K, c2K);
+    momentum(s.mC1, *s.HC, *CtC[i], *IC[i], s.mC.get(), c1C, c2C);
+    if (x.normalize_lr_cov) normalized.insert(normalized.end(), {s.mK1.get(), s.mC1.get()});
+  }
+  StructuredMatrix::assign_combinations(momenta);
+  KtK.clear(), CtC.clear(), IK.clear(), IC.clear();
+
+  // β = β1 / max(1, ‖m̃‖∞) when normalising (one batched reduction); K ← K − β_K·K m̃_K, C likewise
+  // (the products stay in the structure class; one batched combination).
+  const std::vector<double> m_inf = StructuredMatrix::inf_norm_all(normalized);
+  std::vector<StructuredPtr> products;
+  std::vector<std::pair<StructuredMatrix*, StructuredMatrix::Terms>> steps;
+  std::vector<const StructuredMatrix*> checked;
+  size_t n = 0;
+  for (size_t l : ls) {
+    const Layer& L = layer(l);
+    const Extra& x = extra_[L.group];
+    LayerState& s = state_[l];
+    double beta_K = common(L.group).lr_cov, beta_C = beta_K;
+    if (x.normalize_lr_cov) {
+      beta_K /= std::max(1.0, m_inf[n++]);
+      beta_C /= std::max(1.0, m_inf[n++]);
+    }
+    auto step = [&](StructuredPtr& X1, const StructuredMatrix& X, const StructuredMatrix& m, double beta) {
+      products.push_back(X.product(m));
+      X1 = X.zeros_like();
+      steps.emplace_back(X1.get(), StructuredMatrix::Terms{{1.0, &X}, {-beta, products.back().get()}});
+    };
+    step(s.K1, *s.K, *s.mK1, beta_K);
+    step(s.C1, *s.C, *s.mC1, beta_C);
+    s.updated = true;
+    checked.insert(checked.end(), {s.K1.get(), s.C1.get(), s.mK1.get(), s.mC1.get()});
+  }
+  StructuredMatrix::assign_combinations(steps);
+
+  // A non-finite new factor or momentum abandons the step, naming the first such layer (one reduction).
+  const std::vector<double> biggest = StructuredMatrix::inf_norm_all(checked);
+  for (size_t i = 0; i < ls.size(); ++i) {
+    if (std::all_of(biggest.begin() + 4 * i, biggest.begin() + 4 * i + 4, [](double v) { return std::isfinite(v); }))
+      continue;
+    ctx.failure = "non-finite SINGD factor";
+    ctx.where = layer(ls[i]).name;
+    return;
+  }
+  for (size_t l : ls)
+    if (extra_[layer(l).group].alpha1 == 0.0) state_[l].mK1.reset(), state_[l].mC1.reset();  // stored only when α1 ≠ 0
 }
 
 // ---- natural gradient (§2.5) ----------------------------------------------------------------------------

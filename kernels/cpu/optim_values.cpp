@@ -10,10 +10,24 @@
 
 namespace ng::kernels {
 
-void check_strided_span(const Tensor& x, int64_t offset, int64_t n, int64_t stride, const char* op) {
-  NG_CHECK(x.is_contiguous() && offset >= 0 && n >= 0 && stride >= 1 && (n == 0 || offset + (n - 1) * stride < x.numel()),
-           op, ": elements offset ", offset, " + i·", stride, " for i < ", n, " must lie in a contiguous ",
-           x.describe());
+void check_strided_run(const StridedRun& r, Device dev, const char* op) {
+  NG_CHECK(r.x.defined() && r.x.device() == dev, op, ": expected a tensor on ", dev.str(), ", got ",
+           r.x.defined() ? r.x.describe() : std::string("an undefined one"));
+  const int64_t last = r.offset + (r.count - 1) * r.step + (r.n - 1) * r.stride;
+  NG_CHECK(r.x.is_contiguous() && r.offset >= 0 && r.n >= 0 && r.stride >= 1 && r.count >= 1 && r.step >= 0 &&
+               (r.n == 0 || last < r.x.numel()),
+           op, ": elements offset ", r.offset, " + j·", r.step, " + i·", r.stride, " for j < ", r.count, ", i < ", r.n,
+           " must lie in a contiguous ", r.x.describe());
+}
+
+void check_combination(const Combination& c, Device dev) {
+  NG_CHECK(c.out.defined() && c.out.device() == dev && c.out.is_contiguous() && c.terms.size() <= kMaxTerms,
+           "combine: expected a contiguous out on ", dev.str(), " and at most ", kMaxTerms, " terms, got ",
+           c.out.defined() ? c.out.describe() : std::string("an undefined out"), " and ", c.terms.size(), " terms");
+  for (const auto& [coef, x] : c.terms)
+    NG_CHECK(x.device() == dev && x.is_contiguous() && x.numel() == c.out.numel() && x.dtype() == c.out.dtype(),
+             "combine: terms must be contiguous ", dtype_name(c.out.dtype()), " tensors of ", c.out.numel(),
+             " elements on ", dev.str(), ", got ", x.describe());
 }
 
 namespace cpu {
@@ -48,68 +62,78 @@ void scale_into(const Tensor& src, double m, const Tensor& dst) {
   });
 }
 
-void combine(const std::vector<std::pair<double, Tensor>>& terms, const Tensor& out) {
-  check_cpu(out, "combine");
-  NG_CHECK(out.is_contiguous(), "combine: out must be contiguous, got ", out.describe());
-  for (const auto& [c, x] : terms) {
-    check_cpu(x, "combine");
-    NG_CHECK(x.is_contiguous() && x.numel() == out.numel() && x.dtype() == out.dtype(), "combine: terms must be contiguous ",
-             dtype_name(out.dtype()), " tensors of ", out.numel(), " elements, got ", x.describe());
+void combine(const std::vector<Combination>& jobs) {
+  for (const Combination& job : jobs) {
+    check_combination(job, Device::cpu());
+    dispatch_floating(job.out.dtype(), "combine", [&](auto tag) {
+      using T = decltype(tag);
+      using A = acc_t<T>;
+      std::vector<const T*> src;
+      std::vector<A> coef;
+      for (const auto& [c, x] : job.terms) {
+        src.push_back(x.template data<T>());
+        coef.push_back(static_cast<A>(c));
+      }
+      T* o = job.out.data<T>();
+      for (int64_t i = 0; i < job.out.numel(); ++i) {
+        A s = 0;
+        for (size_t k = 0; k < src.size(); ++k) s += coef[k] * static_cast<A>(src[k][i]);
+        o[i] = static_cast<T>(s);
+      }
+    });
   }
-  dispatch_floating(out.dtype(), "combine", [&](auto tag) {
-    using T = decltype(tag);
-    using A = acc_t<T>;
-    std::vector<const T*> src;
-    std::vector<A> coef;
-    for (const auto& [c, x] : terms) {
-      src.push_back(x.template data<T>());
-      coef.push_back(static_cast<A>(c));
-    }
-    T* o = out.data<T>();
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      A s = 0;
-      for (size_t k = 0; k < src.size(); ++k) s += coef[k] * static_cast<A>(src[k][i]);
-      o[i] = static_cast<T>(s);
-    }
-  });
 }
 
-void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double v) {
-  check_cpu(x, "strided_add");
-  check_strided_span(x, offset, n, stride, "strided_add");
-  dispatch_floating(x.dtype(), "strided_add", [&](auto tag) {
-    using T = decltype(tag);
-    T* p = x.data<T>() + offset;
-    for (int64_t i = 0; i < n; ++i) p[i * stride] = static_cast<T>(static_cast<double>(p[i * stride]) + v);
-  });
+namespace {
+
+// f(element) for every element of the run, in index order (j, then i).
+template <class T, class F> void for_run(const StridedRun& r, F&& f) {
+  T* p = r.x.data<T>() + r.offset;
+  for (int64_t j = 0; j < r.count; ++j)
+    for (int64_t i = 0; i < r.n; ++i) f(p[j * r.step + i * r.stride]);
 }
 
-void strided_sum(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double* out) {
-  check_cpu(x, "strided_sum");
-  check_strided_span(x, offset, n, stride, "strided_sum");
-  *out = dispatch_floating(x.dtype(), "strided_sum", [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = x.data<T>() + offset;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(p[i * stride]);
-    return s;
-  });
+}  // namespace
+
+void strided_add(const std::vector<StridedRun>& runs, const std::vector<double>& v) {
+  NG_CHECK(v.size() == runs.size(), "strided_add: expected one value per run, got ", v.size(), " for ", runs.size());
+  for (size_t k = 0; k < runs.size(); ++k) {
+    check_strided_run(runs[k], Device::cpu(), "strided_add");
+    dispatch_floating(runs[k].x.dtype(), "strided_add", [&](auto tag) {
+      using T = decltype(tag);
+      for_run<T>(runs[k], [&](T& e) { e = static_cast<T>(static_cast<double>(e) + v[k]); });
+    });
+  }
 }
 
-void abs_max(const Tensor& x, double* out) {
-  check_cpu(x, "abs_max");
-  const Tensor c = x.contiguous();
-  *out = dispatch_floating(c.dtype(), "abs_max", [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = c.data<T>();
-    double m = 0.0;
-    for (int64_t i = 0; i < c.numel(); ++i) {
-      const double a = std::abs(static_cast<double>(p[i]));
-      if (std::isnan(a)) return a;
-      m = std::max(m, a);
-    }
-    return m;
-  });
+void strided_sum(const std::vector<StridedRun>& runs, double* out) {
+  for (size_t k = 0; k < runs.size(); ++k) {
+    check_strided_run(runs[k], Device::cpu(), "strided_sum");
+    out[k] = dispatch_floating(runs[k].x.dtype(), "strided_sum", [&](auto tag) {
+      using T = decltype(tag);
+      double s = 0.0;
+      for_run<T>(runs[k], [&](const T& e) { s += static_cast<double>(e); });
+      return s;
+    });
+  }
+}
+
+void abs_max(const std::vector<Tensor>& xs, double* out) {
+  for (size_t k = 0; k < xs.size(); ++k) {
+    check_cpu(xs[k], "abs_max");
+    const Tensor c = xs[k].contiguous();
+    out[k] = dispatch_floating(c.dtype(), "abs_max", [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = c.data<T>();
+      double m = 0.0;
+      for (int64_t i = 0; i < c.numel(); ++i) {
+        const double a = std::abs(static_cast<double>(p[i]));
+        if (std::isnan(a)) return a;
+        m = std::max(m, a);
+      }
+      return m;
+    });
+  }
 }
 
 }  // namespace cpu

@@ -96,7 +96,7 @@ void damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out,
   NG_CHECK(n <= std::numeric_limits<int>::max(), "damped_cholesky_inverse: n = ", n, " exceeds cuSOLVER's int range");
   if (out.raw_data() != M.raw_data()) Tensor(out).copy_(M);
   // M_ii + λ rounded like the CPU's M_ii += T(λ): λ is rounded to T first (strided_add then rounds once).
-  strided_add(out, 0, n, n + 1, M.dtype() == DType::f32 ? static_cast<double>(static_cast<float>(damping)) : damping);
+  strided_add({{out, 0, n, n + 1}}, {M.dtype() == DType::f32 ? static_cast<double>(static_cast<float>(damping)) : damping});
   const int dev = use_device(out);
   cusolverDnHandle_t h = cusolver_handle(dev);
   const int ni = static_cast<int>(n);
@@ -125,7 +125,7 @@ void damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out,
   });
   if (!*ok) return;
   double biggest = 0.0;
-  abs_max(out, &biggest);
+  abs_max({out}, &biggest);
   *ok = std::isfinite(biggest);
 }
 

@@ -21,40 +21,72 @@ __global__ void scale_into_kernel(int64_t rows, int64_t cols, const S* __restric
   }
 }
 
-constexpr int kMaxTerms = 8;
+// One launch takes up to kMaxJobs items of one dtype, passed by value (≤ 4 KB of parameters); the
+// grid's y index picks the item, x strides over its elements.
+constexpr int kMaxJobs = 32;
 
-template <class T> struct Terms {
-  const T* x[kMaxTerms];
-  dacc_t<T> c[kMaxTerms];
-  int count;
+template <class T> struct CombineJobs {
+  struct Job {
+    const T* x[kMaxTerms];
+    dacc_t<T> c[kMaxTerms];
+    T* out;
+    int64_t n;
+    int count;
+  } job[kMaxJobs];
 };
 
-template <class T> __global__ void combine_kernel(int64_t n, Terms<T> t, T* out) {
+template <class T> __global__ void combine_kernel(CombineJobs<T> jobs) {
   using A = dacc_t<T>;
-  NG_GRID_STRIDE(i, n) {
+  const auto& t = jobs.job[blockIdx.y];
+  NG_GRID_STRIDE(i, t.n) {
     A s = 0;
     for (int k = 0; k < t.count; ++k) s = add(s, mul(t.c[k], load(t.x[k][i])));
-    out[i] = store<T>(s);
+    t.out[i] = store<T>(s);
   }
 }
 
-template <class T> __global__ void strided_add_kernel(int64_t n, T* p, int64_t stride, double v) {
-  NG_GRID_STRIDE(i, n) p[i * stride] = store<T>(__dadd_rn(static_cast<double>(load(p[i * stride])), v));
+// Runs of strided elements (kernels/optim_values.h StridedRun), typed.
+template <class T> struct RunJobs {
+  struct Job {
+    T* p;  // x + offset
+    int64_t n, stride, count, step;
+    double v;  // strided_add's value
+    int slot;  // the reductions' result index
+  } job[kMaxJobs];
+};
+
+template <class T> __device__ __forceinline__ T& run_element(const typename RunJobs<T>::Job& r, int64_t e) {
+  const int64_t j = e / r.n;
+  return r.p[j * r.step + (e - j * r.n) * r.stride];
 }
 
-template <class T>
-__global__ void strided_sum_kernel(int64_t n, const T* __restrict__ p, int64_t stride, double* partial) {
-  double s = 0.0;
-  NG_GRID_STRIDE(i, n) s = __dadd_rn(s, static_cast<double>(load(p[i * stride])));
-  s = block_reduce<SumOp>(s);
-  if (threadIdx.x == 0) partial[blockIdx.x] = s;
+template <class T> __global__ void strided_add_kernel(RunJobs<T> jobs) {
+  const auto& r = jobs.job[blockIdx.y];
+  NG_GRID_STRIDE(e, r.n * r.count) {
+    T& x = run_element<T>(r, e);
+    x = store<T>(__dadd_rn(static_cast<double>(load(x)), r.v));
+  }
 }
 
-template <class T> __global__ void abs_max_kernel(int64_t n, const T* __restrict__ p, double* partial) {
-  double m = 0.0;
-  NG_GRID_STRIDE(i, n) m = MaxNanOp::apply(m, fabs(static_cast<double>(load(p[i]))));
-  m = block_reduce<MaxNanOp>(m);
-  if (threadIdx.x == 0) partial[blockIdx.x] = m;
+// partial[y·gridDim.x + x] ← Op over block x's share of run y (of |element| when Abs).
+template <class Op, bool Abs, class T> __global__ void run_reduce_kernel(RunJobs<T> jobs, double* partial) {
+  const auto& r = jobs.job[blockIdx.y];
+  double s = Op::identity();
+  NG_GRID_STRIDE(e, r.n * r.count) {
+    const double x = static_cast<double>(load(run_element<T>(r, e)));
+    s = Op::apply(s, Abs ? fabs(x) : x);
+  }
+  s = block_reduce<Op>(s);
+  if (threadIdx.x == 0) partial[blockIdx.y * gridDim.x + blockIdx.x] = s;
+}
+
+// result[slot of run y] ← Op over the run's `parts` partials, in order (one block per run).
+template <class Op, class T>
+__global__ void finish_runs_kernel(RunJobs<T> jobs, const double* partial, unsigned parts, double* result) {
+  double s = Op::identity();
+  for (unsigned i = threadIdx.x; i < parts; i += blockDim.x) s = Op::apply(s, partial[blockIdx.y * parts + i]);
+  s = block_reduce<Op>(s);
+  if (threadIdx.x == 0) result[jobs.job[blockIdx.y].slot] = s;
 }
 
 void check_cuda(const Tensor& t, const char* op) {
@@ -83,63 +115,135 @@ void scale_into(const Tensor& src, double m, const Tensor& dst) {
   NG_CUDA_LAUNCH_CHECK();
 }
 
-void combine(const std::vector<std::pair<double, Tensor>>& terms, const Tensor& out) {
-  check_cuda(out, "combine");
-  NG_CHECK(out.is_contiguous() && terms.size() <= static_cast<size_t>(kMaxTerms), "combine: expected a contiguous out and at most ",
-           kMaxTerms, " terms, got ", out.describe(), " and ", terms.size(), " terms");
-  for (const auto& [c, x] : terms)
-    NG_CHECK(x.device() == out.device() && x.is_contiguous() && x.numel() == out.numel() && x.dtype() == out.dtype(),
-             "combine: terms must be contiguous ", dtype_name(out.dtype()), " tensors of ", out.numel(), " elements on ",
-             out.describe(), "'s device, got ", x.describe());
-  const int64_t n = out.numel();
-  if (n == 0) return;
-  const int dev = use_device(out);
-  dispatch_floating(out.dtype(), "combine", [&](auto tag) {
+namespace {
+
+// f(dtype tag, first, count) for the items of `dtypes` in chunks of ≤ kMaxJobs items of one dtype,
+// each chunk in item order.
+template <class F> void for_each_chunk(const std::vector<DType>& dtypes, F&& f) {
+  for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
+    std::vector<size_t> items;
+    for (size_t k = 0; k < dtypes.size(); ++k)
+      if (dtypes[k] == dt) items.push_back(k);
+    for (size_t first = 0; first < items.size(); first += kMaxJobs) {
+      const std::vector<size_t> chunk(items.begin() + first,
+                                      items.begin() + std::min(items.size(), first + static_cast<size_t>(kMaxJobs)));
+      dispatch_floating(dt, "optim_values", [&](auto tag) { f(tag, chunk); });
+    }
+  }
+}
+
+template <class H> typename RunJobs<dev_t<H>>::Job run_job(const StridedRun& r, double v, int slot) {
+  return {dptr<H>(r.x) + r.offset, r.n, r.stride, r.count, r.step, v, slot};
+}
+
+int64_t run_size(const StridedRun& r) { return r.n * r.count; }
+
+// out[k] ← Op over run k (|elements| when Abs), for all runs: per chunk one partials launch and one
+// finishing launch, then one copy of every result to the host and one wait.
+template <class Op, bool Abs> void reduce_runs(const std::vector<StridedRun>& runs, double* out, const char* op) {
+  if (runs.empty()) return;
+  const Device dev = runs[0].x.device();
+  NG_CHECK(dev.is_cuda(), op, ": expected CUDA tensors, got ", runs[0].x.describe());
+  std::vector<DType> dtypes;
+  for (const StridedRun& r : runs) {
+    check_strided_run(r, dev, op);
+    dtypes.push_back(r.x.dtype());
+  }
+  const int d = use_device(runs[0].x);
+  DeviceBuffer result(runs.size() * sizeof(double), d);
+  for_each_chunk(dtypes, [&](auto tag, const std::vector<size_t>& chunk) {
     using H = decltype(tag);
     using T = dev_t<H>;
-    Terms<T> t{};
-    t.count = static_cast<int>(terms.size());
-    for (int k = 0; k < t.count; ++k) {
-      t.x[k] = dptr<H>(terms[static_cast<size_t>(k)].second);
-      t.c[k] = static_cast<acc_t<H>>(terms[static_cast<size_t>(k)].first);
+    RunJobs<T> jobs{};
+    int64_t longest = 0;
+    for (size_t c = 0; c < chunk.size(); ++c) {
+      jobs.job[c] = run_job<H>(runs[chunk[c]], 0.0, static_cast<int>(chunk[c]));
+      longest = std::max(longest, run_size(runs[chunk[c]]));
     }
-    combine_kernel<T><<<blocks_for(n), kThreads, 0, stream(dev)>>>(n, t, dptr<H>(out));
+    const unsigned parts = std::min(blocks_for(std::max<int64_t>(longest, 1)), kMaxPartials);
+    const dim3 grid(parts, static_cast<unsigned>(chunk.size()));
+    DeviceBuffer partial(parts * chunk.size() * sizeof(double), d);
+    run_reduce_kernel<Op, Abs, T><<<grid, kThreads, 0, stream(d)>>>(jobs, partial.as<double>());
+    NG_CUDA_LAUNCH_CHECK();
+    finish_runs_kernel<Op, T><<<dim3(1, static_cast<unsigned>(chunk.size())), kThreads, 0, stream(d)>>>(
+        jobs, partial.as<double>(), parts, result.as<double>());
+    NG_CUDA_LAUNCH_CHECK();
   });
-  NG_CUDA_LAUNCH_CHECK();
+  NG_CUDA_CHECK(cudaMemcpyAsync(out, result.get(), runs.size() * sizeof(double), cudaMemcpyDeviceToHost, stream(d)));
+  NG_CUDA_CHECK(cudaStreamSynchronize(stream(d)));
 }
 
-void strided_add(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double v) {
-  check_cuda(x, "strided_add");
-  check_strided_span(x, offset, n, stride, "strided_add");
-  if (n == 0) return;
-  const int dev = use_device(x);
-  dispatch_floating(x.dtype(), "strided_add", [&](auto tag) {
+}  // namespace
+
+void combine(const std::vector<Combination>& jobs) {
+  if (jobs.empty()) return;
+  const Device dev = jobs[0].out.device();
+  check_cuda(jobs[0].out, "combine");
+  std::vector<DType> dtypes;
+  for (const Combination& j : jobs) {
+    check_combination(j, dev);
+    dtypes.push_back(j.out.dtype());
+  }
+  const int d = use_device(jobs[0].out);
+  for_each_chunk(dtypes, [&](auto tag, const std::vector<size_t>& chunk) {
     using H = decltype(tag);
-    strided_add_kernel<<<blocks_for(n), kThreads, 0, stream(dev)>>>(n, dptr<H>(x) + offset, stride, v);
+    using T = dev_t<H>;
+    CombineJobs<T> t{};
+    int64_t longest = 0;
+    for (size_t c = 0; c < chunk.size(); ++c) {
+      const Combination& j = jobs[chunk[c]];
+      auto& job = t.job[c];
+      job.count = static_cast<int>(j.terms.size());
+      for (int k = 0; k < job.count; ++k) {
+        job.x[k] = dptr<H>(j.terms[static_cast<size_t>(k)].second);
+        job.c[k] = static_cast<acc_t<H>>(j.terms[static_cast<size_t>(k)].first);
+      }
+      job.out = dptr<H>(j.out);
+      job.n = j.out.numel();
+      longest = std::max(longest, job.n);
+    }
+    if (longest == 0) return;
+    combine_kernel<T><<<dim3(blocks_for(longest), static_cast<unsigned>(chunk.size())), kThreads, 0, stream(d)>>>(t);
+    NG_CUDA_LAUNCH_CHECK();
   });
-  NG_CUDA_LAUNCH_CHECK();
 }
 
-void strided_sum(const Tensor& x, int64_t offset, int64_t n, int64_t stride, double* out) {
-  check_cuda(x, "strided_sum");
-  check_strided_span(x, offset, n, stride, "strided_sum");
-  dispatch_floating(x.dtype(), "strided_sum", [&](auto tag) {
+void strided_add(const std::vector<StridedRun>& runs, const std::vector<double>& v) {
+  NG_CHECK(v.size() == runs.size(), "strided_add: expected one value per run, got ", v.size(), " for ", runs.size());
+  if (runs.empty()) return;
+  const Device dev = runs[0].x.device();
+  NG_CHECK(dev.is_cuda(), "strided_add: expected CUDA tensors, got ", runs[0].x.describe());
+  std::vector<DType> dtypes;
+  for (const StridedRun& r : runs) {
+    check_strided_run(r, dev, "strided_add");
+    dtypes.push_back(r.x.dtype());
+  }
+  const int d = use_device(runs[0].x);
+  for_each_chunk(dtypes, [&](auto tag, const std::vector<size_t>& chunk) {
     using H = decltype(tag);
-    *out = reduce_partials<SumOp>(x, n, [&](unsigned blocks, double* partial) {
-      strided_sum_kernel<<<blocks, kThreads, 0, stream(x.device().index)>>>(n, dptr<H>(x) + offset, stride, partial);
-    });
+    using T = dev_t<H>;
+    RunJobs<T> jobs{};
+    int64_t longest = 0;
+    for (size_t c = 0; c < chunk.size(); ++c) {
+      jobs.job[c] = run_job<H>(runs[chunk[c]], v[chunk[c]], 0);
+      longest = std::max(longest, run_size(runs[chunk[c]]));
+    }
+    if (longest == 0) return;
+    strided_add_kernel<T><<<dim3(blocks_for(longest), static_cast<unsigned>(chunk.size())), kThreads, 0, stream(d)>>>(jobs);
+    NG_CUDA_LAUNCH_CHECK();
   });
 }
 
-void abs_max(const Tensor& x, double* out) {
-  check_cuda(x, "abs_max");
-  const Tensor c = x.contiguous();
-  dispatch_floating(c.dtype(), "abs_max", [&](auto tag) {
-    using H = decltype(tag);
-    *out = reduce_partials<MaxNanOp>(c, c.numel(), [&](unsigned blocks, double* partial) {
-      abs_max_kernel<<<blocks, kThreads, 0, stream(c.device().index)>>>(c.numel(), dptr<H>(c), partial);
-    });
-  });
+void strided_sum(const std::vector<StridedRun>& runs, double* out) { reduce_runs<SumOp, false>(runs, out, "strided_sum"); }
+
+void abs_max(const std::vector<Tensor>& xs, double* out) {
+  std::vector<StridedRun> runs;
+  for (const Tensor& x : xs) {
+    check_cuda(x, "abs_max");
+    const Tensor c = x.contiguous();
+    runs.push_back({c, 0, c.numel(), 1, 1, 0});
+  }
+  reduce_runs<MaxNanOp, true>(runs, out, "abs_max");
 }
 
 }  // namespace ng::kernels::cuda

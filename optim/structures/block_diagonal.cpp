@@ -28,16 +28,10 @@ class BlockDiagonal final : public StructuredMatrix {
     if (r > 0) groups_.push_back({full * b * b, full * b, r, 1});
   }
 
-  double avgtr() const override {
-    double t = 0.0;
-    for (const Group& g : groups_)
-      for (int64_t i = 0; i < g.count; ++i) t += sum_strided(values_, offset(g, i), g.size, g.size + 1);
-    return t / static_cast<double>(d_);
-  }
-
-  void diag_add(double x) override {
-    for (const Group& g : groups_)
-      for (int64_t i = 0; i < g.count; ++i) add_strided(values_, offset(g, i), g.size, g.size + 1, x);
+  std::vector<DiagonalRun> diagonal() const override {  // the diagonals of each group's blocks, as one run
+    std::vector<DiagonalRun> runs;
+    for (const Group& g : groups_) runs.push_back({g.offset, g.size, g.size + 1, g.count, g.size * g.size});
+    return runs;
   }
 
   Tensor to_dense() const override {
@@ -83,7 +77,6 @@ class BlockDiagonal final : public StructuredMatrix {
   }
 
  private:
-  static int64_t offset(const Group& g, int64_t i) { return g.offset + i * g.size * g.size; }
   // The group's blocks of a values tensor as [count, size, size].
   static Tensor blocks(const Tensor& values, const Group& g) {
     return values.as_strided({g.count, g.size, g.size}, {g.size * g.size, g.size, 1}, values.offset() + g.offset);

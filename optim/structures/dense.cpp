@@ -11,8 +11,7 @@ class Dense final : public StructuredMatrix {
  public:
   Dense(const StructureSpec& s, int64_t d, Tensor v) : StructuredMatrix(s, d, std::move(v)) {}
 
-  double avgtr() const override { return sum_strided(values_, 0, d_, d_ + 1) / static_cast<double>(d_); }
-  void diag_add(double x) override { add_strided(values_, 0, d_, d_ + 1, x); }
+  std::vector<DiagonalRun> diagonal() const override { return {{0, d_, d_ + 1}}; }
   Tensor to_dense() const override { return M().clone(); }
 
  protected:

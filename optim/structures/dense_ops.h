@@ -23,10 +23,6 @@ void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, d
 void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,
                   double beta = 0.0);
 
-// values[offset + i·stride] += x for i in [0, n) (computed in acc_t, rounded once), and their sum.
-void add_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride, double x);
-double sum_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride);
-
 // Calls f(T{}) with T = float or double; throws for other dtypes naming `op`.
 template <class F>
 decltype(auto) dispatch_wide(DType t, const char* op, F&& f) {

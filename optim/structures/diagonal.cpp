@@ -13,8 +13,7 @@ class Diagonal final : public StructuredMatrix {
  public:
   Diagonal(const StructureSpec& s, int64_t d, Tensor v) : StructuredMatrix(s, d, std::move(v)) {}
 
-  double avgtr() const override { return sum_strided(values_, 0, d_, 1) / static_cast<double>(d_); }
-  void diag_add(double x) override { add_strided(values_, 0, d_, 1, x); }
+  std::vector<DiagonalRun> diagonal() const override { return {{0, d_, 1}}; }
 
   Tensor to_dense() const override {
     Tensor m = Tensor::zeros({d_, d_}, dtype(), values_.device());

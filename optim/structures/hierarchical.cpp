@@ -45,18 +45,9 @@ class Hierarchical final : public StructuredMatrix {
   Hierarchical(const StructureSpec& s, int64_t d, Tensor v)
       : StructuredMatrix(s, d, std::move(v)), h_(hierarchical_dims(s, d)) {}
 
-  double avgtr() const override {
+  std::vector<DiagonalRun> diagonal() const override {  // diag(A), c, diag(E)
     const auto o = offsets();
-    const double t = sum_strided(values_, 0, h_.k1, h_.k1 + 1) + sum_strided(values_, o.c, h_.dd, 1) +
-                     sum_strided(values_, o.E, h_.k2, h_.k2 + 1);
-    return t / static_cast<double>(d_);
-  }
-
-  void diag_add(double x) override {
-    const auto o = offsets();
-    add_strided(values_, 0, h_.k1, h_.k1 + 1, x);
-    add_strided(values_, o.c, h_.dd, 1, x);
-    add_strided(values_, o.E, h_.k2, h_.k2 + 1, x);
+    return {{0, h_.k1, h_.k1 + 1}, {o.c, h_.dd, 1}, {o.E, h_.k2, h_.k2 + 1}};
   }
 
   Tensor to_dense() const override {

@@ -187,21 +187,86 @@ StructuredPtr StructuredMatrix::self_inner() const {
 
 double StructuredMatrix::frobenius_norm() const { return std::sqrt(sum_squares(values_)); }
 
-double StructuredMatrix::inf_norm() const {
-  double m = 0.0;
-  NG_DISPATCH(values_.device(), abs_max, values_, &m);
-  return m;
+double StructuredMatrix::avgtr() const { return avgtr_all({this})[0]; }
+void StructuredMatrix::diag_add(double v) { diag_add_all({this}, {v}); }
+double StructuredMatrix::inf_norm() const { return inf_norm_all({this})[0]; }
+bool StructuredMatrix::all_finite() const { return std::isfinite(inf_norm()); }  // ∞ or NaN iff some value is
+void StructuredMatrix::assign_combination(const Terms& terms) { assign_combinations({{this, terms}}); }
+
+// ---- the same for many matrices -------------------------------------------------------------------
+
+namespace {
+
+// The diagonal runs of all matrices as one list for the kernels, and each matrix's own runs.
+struct DiagonalRuns {
+  std::vector<kernels::StridedRun> all;
+  std::vector<std::vector<StructuredMatrix::DiagonalRun>> of;
+};
+
+template <class M> DiagonalRuns diagonal_runs(const std::vector<M*>& ms) {
+  DiagonalRuns out;
+  for (const M* m : ms) {
+    out.of.push_back(m->diagonal());
+    for (const auto& r : out.of.back()) out.all.push_back({m->values(), r.offset, r.n, r.stride, r.count, r.step});
+  }
+  return out;
 }
 
-bool StructuredMatrix::all_finite() const { return std::isfinite(inf_norm()); }  // ∞ or NaN iff some value is
+Device device_of(const std::vector<const StructuredMatrix*>& ms, const char* op) {
+  for (const StructuredMatrix* m : ms)
+    NG_CHECK(m->values().device() == ms[0]->values().device(), op, ": matrices on ", ms[0]->values().device().str(),
+             " and ", m->values().device().str(), "; expected one device");
+  return ms[0]->values().device();
+}
 
-void StructuredMatrix::assign_combination(const std::vector<std::pair<double, const StructuredMatrix*>>& terms) {
-  std::vector<std::pair<double, Tensor>> values;
-  for (const auto& [c, X] : terms) {
-    check_same_class(*X, "StructuredMatrix::assign_combination");
-    values.emplace_back(c, X->values_);
+}  // namespace
+
+std::vector<double> StructuredMatrix::avgtr_all(const std::vector<const StructuredMatrix*>& ms) {
+  if (ms.empty()) return {};
+  const DiagonalRuns runs = diagonal_runs(ms);
+  std::vector<double> sums(runs.all.size()), out;
+  NG_DISPATCH(device_of(ms, "StructuredMatrix::avgtr_all"), strided_sum, runs.all, sums.data());
+  size_t r = 0;
+  for (size_t k = 0; k < ms.size(); ++k) {
+    double t = 0.0;  // Σ over the runs in order, each sum times its copies
+    for (const DiagonalRun& run : runs.of[k]) t += static_cast<double>(run.copies) * sums[r++];
+    out.push_back(t / static_cast<double>(ms[k]->d_));
   }
-  NG_DISPATCH(values_.device(), combine, values, values_);
+  return out;
+}
+
+void StructuredMatrix::diag_add_all(const std::vector<StructuredMatrix*>& ms, const std::vector<double>& v) {
+  NG_CHECK(v.size() == ms.size(), "StructuredMatrix::diag_add_all: ", v.size(), " values for ", ms.size(), " matrices");
+  if (ms.empty()) return;
+  const DiagonalRuns runs = diagonal_runs(ms);
+  std::vector<double> per_run;
+  for (size_t k = 0; k < ms.size(); ++k) per_run.insert(per_run.end(), runs.of[k].size(), v[k]);
+  NG_DISPATCH(device_of({ms.begin(), ms.end()}, "StructuredMatrix::diag_add_all"), strided_add, runs.all, per_run);
+}
+
+std::vector<double> StructuredMatrix::inf_norm_all(const std::vector<const StructuredMatrix*>& ms) {
+  if (ms.empty()) return {};
+  std::vector<Tensor> values;
+  for (const StructuredMatrix* m : ms) values.push_back(m->values_);
+  std::vector<double> out(ms.size());
+  NG_DISPATCH(device_of(ms, "StructuredMatrix::inf_norm_all"), abs_max, values, out.data());
+  return out;
+}
+
+void StructuredMatrix::assign_combinations(const std::vector<std::pair<StructuredMatrix*, Terms>>& jobs) {
+  if (jobs.empty()) return;
+  std::vector<kernels::Combination> combos;
+  std::vector<const StructuredMatrix*> outs;
+  for (const auto& [out, terms] : jobs) {
+    kernels::Combination c{{}, out->values_};
+    for (const auto& [coef, X] : terms) {
+      out->check_same_class(*X, "StructuredMatrix::assign_combination");
+      c.terms.emplace_back(coef, X->values_);
+    }
+    combos.push_back(std::move(c));
+    outs.push_back(out);
+  }
+  NG_DISPATCH(device_of(outs, "StructuredMatrix::assign_combinations"), combine, combos);
 }
 
 void StructuredMatrix::copy_from(const StructuredMatrix& X) {
@@ -234,16 +299,6 @@ void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tens
     return;
   }
   NG_DISPATCH(c.device(), gemm_batched, a, ta, b, tb, c, alpha, beta);
-}
-
-void add_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride, double x) {
-  NG_DISPATCH(values.device(), strided_add, values, offset, n, stride, x);
-}
-
-double sum_strided(const Tensor& values, int64_t offset, int64_t n, int64_t stride) {
-  double s = 0.0;
-  NG_DISPATCH(values.device(), strided_sum, values, offset, n, stride, &s);
-  return s;
 }
 
 HierarchicalDims hierarchical_dims(const StructureSpec& s, int64_t d) {

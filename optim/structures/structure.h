@@ -9,7 +9,8 @@
 //   product          K·M for M of the same class; the result stays in the class (§3.5, Lie-group closure)
 //   inner_from_rows  Π(Kᵀ Xᵀ X K) for rows X [R, d] — H_K of §2.2 with X = a, H_C with X = g
 //   self_inner       Π(KᵀK) — KtK of §2.3
-//   avgtr, diag_add, inf_norm (‖·‖∞ over the stored values, §3.2), frobenius_norm, nbytes
+//   avgtr, diag_add, inf_norm (‖·‖∞ over the stored values, §3.2), frobenius_norm, nbytes — the scalars and
+//                    combinations also for many matrices at once (one launch and one wait for a whole model)
 // Π is the projection of §3.2 (the kept entry, 2× the entry where the mirror position is structurally zero,
 // means over shared Toeplitz positions). Each class implements these structurally: no dense d×d
 // intermediate except for `dense` itself (and to_dense(), which exists for tests and diagnostics).
@@ -67,6 +68,12 @@ class StructuredMatrix {
   DType dtype() const { return values_.dtype(); }
   const Tensor& values() const { return values_; }
   size_t nbytes() const { return values_.nbytes(); }
+  // The diagonal of K as runs of values(): values()[offset + j·step + i·stride] for j < count, i < n, each
+  // standing for `copies` diagonal entries (a Toeplitz matrix stores its whole diagonal once, as p_0).
+  struct DiagonalRun {
+    int64_t offset, n, stride, count = 1, step = 0, copies = 1;
+  };
+  virtual std::vector<DiagonalRun> diagonal() const = 0;
 
   // ---- products with dense matrices -----------------------------------------------------------------
   // out = op(K)·Z (Side::left, Z [d, n]) or Z·op(K) (Side::right, Z [n, d]); op = transpose if `trans`.
@@ -83,16 +90,26 @@ class StructuredMatrix {
   std::unique_ptr<StructuredMatrix> self_inner() const;
 
   // ---- scalars and in-place updates -----------------------------------------------------------------
-  virtual double avgtr() const = 0;            // tr(K)/d
-  virtual void diag_add(double v) = 0;         // K ← K + v·I
+  double avgtr() const;                        // tr(K)/d
+  void diag_add(double v);                     // K ← K + v·I
   virtual double frobenius_norm() const;       // ‖K‖_F (default: 2-norm of the values)
   double inf_norm() const;                     // max |stored value| (§3.2)
   bool all_finite() const;
+  using Terms = std::vector<std::pair<double, const StructuredMatrix*>>;
   // this ← Σ_i c_i·X_i (same structure, dim, dtype), evaluated in acc_t<T> and rounded once per value.
   // `this` may be one of the X_i.
-  void assign_combination(const std::vector<std::pair<double, const StructuredMatrix*>>& terms);
+  void assign_combination(const Terms& terms);
   void add_(const StructuredMatrix& X, double alpha) { assign_combination({{1.0, this}, {alpha, &X}}); }
   void copy_from(const StructuredMatrix& X);
+
+  // ---- the same for many matrices at once -----------------------------------------------------------
+  // Any structures, dimensions and dtypes, all on one device: on CUDA one kernel launch per 32 matrices
+  // of a dtype and one wait per call (kernels/optim_values.h), so the factors of many small layers are
+  // updated together instead of costing a launch and a synchronisation each. Results in input order.
+  static std::vector<double> avgtr_all(const std::vector<const StructuredMatrix*>& ms);
+  static std::vector<double> inf_norm_all(const std::vector<const StructuredMatrix*>& ms);
+  static void diag_add_all(const std::vector<StructuredMatrix*>& ms, const std::vector<double>& v);
+  static void assign_combinations(const std::vector<std::pair<StructuredMatrix*, Terms>>& jobs);
 
   // Dense d×d copy (tests, diagnostics).
   virtual Tensor to_dense() const = 0;

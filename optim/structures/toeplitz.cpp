@@ -34,8 +34,7 @@ class Toeplitz final : public StructuredMatrix {
  public:
   Toeplitz(const StructureSpec& s, int64_t d, Tensor v) : StructuredMatrix(s, d, std::move(v)) {}
 
-  double avgtr() const override { return sum_strided(values_, 0, 1, 1); }
-  void diag_add(double x) override { add_strided(values_, 0, 1, 1, x); }
+  std::vector<DiagonalRun> diagonal() const override { return {{0, 1, 1, 1, 0, d_}}; }  // p_0 on all d
 
   double frobenius_norm() const override {
     const auto p = values_.to_vector<double>();

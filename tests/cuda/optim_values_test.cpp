@@ -43,8 +43,8 @@ TEST(CudaOptimValues, CombineMatchesCpuBitwise) {
                  c = random({kRows * kCols}, dt, gen);
     const std::vector<double> coef = {0.5, -1.25, 3e-3};
     const Tensor cpu_out = a.clone(), gpu_out = on(a, kCuda);  // out aliases the first term
-    kernels::cpu::combine({{coef[0], cpu_out}, {coef[1], b}, {coef[2], c}}, cpu_out);
-    NG_DISPATCH(kCuda, combine, {{coef[0], gpu_out}, {coef[1], on(b, kCuda)}, {coef[2], on(c, kCuda)}}, gpu_out);
+    kernels::cpu::combine({{{{coef[0], cpu_out}, {coef[1], b}, {coef[2], c}}, cpu_out}});
+    NG_DISPATCH(kCuda, combine, {{{{coef[0], gpu_out}, {coef[1], on(b, kCuda)}, {coef[2], on(c, kCuda)}}, gpu_out}});
     expect_equal(gpu_out, cpu_out, dtype_name(dt));
   }
 }
@@ -55,12 +55,12 @@ TEST(CudaOptimValues, StridedAddAndSumMatchCpu) {
   for (DType dt : kFloating) {
     const int64_t d = 157;
     const Tensor cpu_m = random({d * d}, dt, gen), gpu_m = on(cpu_m, kCuda);
-    kernels::cpu::strided_add(cpu_m, 0, d, d + 1, 0.125);  // K + v·I on a dense d×d
-    NG_DISPATCH(kCuda, strided_add, gpu_m, 0, d, d + 1, 0.125);
+    kernels::cpu::strided_add({{cpu_m, 0, d, d + 1}}, {0.125});  // K + v·I on a dense d×d
+    NG_DISPATCH(kCuda, strided_add, {{gpu_m, 0, d, d + 1}}, {0.125});
     expect_equal(gpu_m, cpu_m, dtype_name(dt));
     double cpu_tr = 0, gpu_tr = 0;
-    kernels::cpu::strided_sum(cpu_m, 3, d - 5, d + 1, &cpu_tr);
-    NG_DISPATCH(kCuda, strided_sum, gpu_m, 3, d - 5, d + 1, &gpu_tr);
+    kernels::cpu::strided_sum({{cpu_m, 3, d - 5, d + 1}}, &cpu_tr);
+    NG_DISPATCH(kCuda, strided_sum, {{gpu_m, 3, d - 5, d + 1}}, &gpu_tr);
     EXPECT_NEAR(gpu_tr, cpu_tr, 1e-12 * std::abs(cpu_tr) + 1e-12) << dtype_name(dt);
   }
 }
@@ -71,12 +71,55 @@ TEST(CudaOptimValues, AbsMaxMatchesCpuAndPropagatesNan) {
   for (DType dt : kFloating) {
     Tensor x = random({kRows * kCols}, dt, gen, -3.0, 2.0);
     double cpu_m = 0, gpu_m = 0;
-    kernels::cpu::abs_max(x, &cpu_m);
-    NG_DISPATCH(kCuda, abs_max, on(x, kCuda), &gpu_m);
+    kernels::cpu::abs_max({x}, &cpu_m);
+    NG_DISPATCH(kCuda, abs_max, {on(x, kCuda)}, &gpu_m);
     EXPECT_EQ(gpu_m, cpu_m) << dtype_name(dt);
     x.slice(0, 4321, 4322).fill_(std::numeric_limits<double>::quiet_NaN());
-    NG_DISPATCH(kCuda, abs_max, on(x, kCuda), &gpu_m);
+    NG_DISPATCH(kCuda, abs_max, {on(x, kCuda)}, &gpu_m);
     EXPECT_TRUE(std::isnan(gpu_m)) << dtype_name(dt);
+  }
+}
+
+TEST(CudaOptimValues, ListFormsMatchCpuAcrossChunksAndDtypes) {
+  NG_REQUIRE_CUDA();
+  Generator gen(76);
+  // 80 items of three dtypes and many lengths: several launches of ≤ 32 items per dtype.
+  std::vector<Tensor> cpu_x, gpu_x, cpu_y, gpu_y, others;
+  std::vector<kernels::StridedRun> cpu_runs, gpu_runs;
+  std::vector<kernels::Combination> cpu_jobs, gpu_jobs;
+  std::vector<double> adds;
+  for (int k = 0; k < 80; ++k) {
+    const DType dt = kFloating[static_cast<size_t>(k) % kFloating.size()];
+    const int64_t n = 50 + 997 * (k % 7);
+    cpu_x.push_back(random({n}, dt, gen, -3.0, 2.0));
+    gpu_x.push_back(on(cpu_x.back(), kCuda));
+    others.push_back(random({n}, dt, gen));
+    cpu_y.push_back(Tensor::empty({n}, dt));
+    gpu_y.push_back(Tensor::empty({n}, dt, kCuda));
+    const int64_t blocks = 1 + k % 4, len = n / (2 * blocks) - 1;  // `blocks` runs of `len` elements, stride 2
+    cpu_runs.push_back({cpu_x.back(), k % 3, len, 2, blocks, n / blocks});
+    gpu_runs.push_back({gpu_x.back(), k % 3, len, 2, blocks, n / blocks});
+    adds.push_back(0.01 * k);
+    const double c = -0.5 + 0.03 * k;
+    cpu_jobs.push_back({{{1.25, cpu_x.back()}, {c, others.back()}}, cpu_y.back()});
+    gpu_jobs.push_back({{{1.25, gpu_x.back()}, {c, on(others.back(), kCuda)}}, gpu_y.back()});
+  }
+  std::vector<double> cpu_s(80), gpu_s(80), cpu_m(80), gpu_m(80);
+  kernels::cpu::strided_sum(cpu_runs, cpu_s.data());
+  NG_DISPATCH(kCuda, strided_sum, gpu_runs, gpu_s.data());
+  kernels::cpu::abs_max(cpu_x, cpu_m.data());
+  NG_DISPATCH(kCuda, abs_max, gpu_x, gpu_m.data());
+  for (int k = 0; k < 80; ++k) {
+    EXPECT_NEAR(gpu_s[k], cpu_s[k], 1e-12 * std::abs(cpu_s[k]) + 1e-12) << k;
+    EXPECT_EQ(gpu_m[k], cpu_m[k]) << k;
+  }
+  kernels::cpu::strided_add(cpu_runs, adds);
+  NG_DISPATCH(kCuda, strided_add, gpu_runs, adds);
+  kernels::cpu::combine(cpu_jobs);
+  NG_DISPATCH(kCuda, combine, gpu_jobs);
+  for (int k = 0; k < 80; ++k) {
+    expect_equal(gpu_x[k], cpu_x[k], "strided_add item " + std::to_string(k));
+    expect_equal(gpu_y[k], cpu_y[k], "combine item " + std::to_string(k));
   }
 }
 

@@ -1,6 +1,7 @@
 // tests/kernels/optim_values_test.cpp — the curvature optimizers' element kernels on the CPU
 // (kernels/optim_values.h) against float64 arithmetic done here on fresh random inputs: one rounding per
-// stored value, strided views, aliasing, NaN and infinity, and errors that name the misuse.
+// stored value, strided views, aliasing, NaN and infinity, the list forms item by item (mixed dtypes,
+// runs of several blocks), and errors that name the misuse.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -43,7 +44,7 @@ TEST(OptimValues, CombineEvaluatesInAccumulatorPrecisionWithAliasing) {
     const Tensor a = Tensor::uniform({1001}, -1.0, 1.0, gen, dt), b = Tensor::uniform({1001}, -1.0, 1.0, gen, dt);
     const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
     Tensor out = a.clone();  // out is also the first term
-    kernels::cpu::combine({{0.75, out}, {-2.5, b}}, out);
+    kernels::cpu::combine({{{{0.75, out}, {-2.5, b}}, out}});
     const auto vo = out.to_vector<double>();
     for (size_t i = 0; i < va.size(); ++i) {
       // float64 products and sum, then one rounding: exact for the float64 dtype, within the acc_t
@@ -60,7 +61,7 @@ TEST(OptimValues, StridedAddAndSumWalkTheDiagonal) {
   const int64_t d = 11;
   Tensor m = Tensor::uniform({d * d}, -1.0, 1.0, gen, DType::f64);
   const auto before = m.to_vector<double>();
-  kernels::cpu::strided_add(m, 0, d, d + 1, 0.5);
+  kernels::cpu::strided_add({{m, 0, d, d + 1}}, {0.5});
   const auto after = m.to_vector<double>();
   double want_tr = 0.0;
   for (int64_t i = 0; i < d * d; ++i) {
@@ -69,10 +70,10 @@ TEST(OptimValues, StridedAddAndSumWalkTheDiagonal) {
     if (diag && i / (d + 1) >= 2) want_tr += after[i];
   }
   double tr = 0.0;
-  kernels::cpu::strided_sum(m, 2 * (d + 1), d - 2, d + 1, &tr);  // the diagonal from (2, 2) on
+  kernels::cpu::strided_sum({{m, 2 * (d + 1), d - 2, d + 1}}, &tr);  // the diagonal from (2, 2) on
   EXPECT_DOUBLE_EQ(tr, want_tr);
   try {
-    kernels::cpu::strided_sum(m, 0, d + 1, d + 1, &tr);  // one past the end
+    kernels::cpu::strided_sum({{m, 0, d + 1, d + 1}}, &tr);  // one past the end
     FAIL() << "expected an error";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("strided_sum"), std::string::npos) << e.what();
@@ -85,14 +86,84 @@ TEST(OptimValues, AbsMaxSeesInfinityAndNan) {
   double want = 0.0;
   for (double v : x.to_vector<double>()) want = std::max(want, std::abs(v));
   double m = -1.0;
-  kernels::cpu::abs_max(x, &m);
+  kernels::cpu::abs_max({x}, &m);
   EXPECT_EQ(m, want);
   x.slice(0, 100, 101).fill_(-std::numeric_limits<double>::infinity());
-  kernels::cpu::abs_max(x, &m);
+  kernels::cpu::abs_max({x}, &m);
   EXPECT_TRUE(std::isinf(m));
   x.slice(0, 500, 501).fill_(std::numeric_limits<double>::quiet_NaN());
-  kernels::cpu::abs_max(x, &m);
+  kernels::cpu::abs_max({x}, &m);
   EXPECT_TRUE(std::isnan(m));
-  kernels::cpu::abs_max(Tensor::empty({0}, DType::bf16), &m);
+  kernels::cpu::abs_max({Tensor::empty({0}, DType::bf16)}, &m);
   EXPECT_EQ(m, 0.0);
+}
+
+TEST(OptimValues, ListFormsTreatEachItemOnItsOwn) {
+  Generator gen(65);
+  const std::vector<DType> dts = {DType::f32, DType::bf16, DType::f64, DType::f32, DType::bf16};
+  std::vector<Tensor> xs;
+  for (size_t k = 0; k < dts.size(); ++k) xs.push_back(Tensor::uniform({static_cast<int64_t>(40 + 17 * k)}, -2.0, 2.0, gen, dts[k]));
+  // Runs of 3 blocks of 4 elements, stride 2, blocks 11 apart, at offset k.
+  std::vector<kernels::StridedRun> runs;
+  std::vector<double> adds;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    runs.push_back({xs[k], static_cast<int64_t>(k), 4, 2, 3, 11});
+    adds.push_back(0.25 * static_cast<double>(k + 1));
+  }
+  auto in_run = [](int64_t i, int64_t offset) {
+    const int64_t r = i - offset;
+    return r >= 0 && r % 11 < 8 && r % 11 % 2 == 0 && r / 11 < 3;
+  };
+  std::vector<std::vector<double>> before;
+  for (const Tensor& x : xs) before.push_back(x.to_vector<double>());
+  std::vector<double> sums(runs.size()), maxima(xs.size());
+  kernels::cpu::strided_sum(runs, sums.data());
+  kernels::cpu::abs_max(xs, maxima.data());
+  for (size_t k = 0; k < xs.size(); ++k) {
+    double want_sum = 0.0, want_max = 0.0;
+    for (int64_t i = 0; i < xs[k].numel(); ++i) {
+      if (in_run(i, static_cast<int64_t>(k))) want_sum += before[k][static_cast<size_t>(i)];
+      want_max = std::max(want_max, std::abs(before[k][static_cast<size_t>(i)]));
+    }
+    EXPECT_DOUBLE_EQ(sums[k], want_sum) << k;
+    EXPECT_EQ(maxima[k], want_max) << k;
+  }
+  kernels::cpu::strided_add(runs, adds);
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const auto after = xs[k].to_vector<double>();
+    for (int64_t i = 0; i < xs[k].numel(); ++i) {
+      const size_t u = static_cast<size_t>(i);
+      EXPECT_EQ(after[u], in_run(i, static_cast<int64_t>(k)) ? rounded(before[k][u] + adds[k], dts[k]) : before[k][u])
+          << k << " " << i;
+    }
+  }
+  // Combinations of different lengths and dtypes in one call: each as its own call gives.
+  std::vector<kernels::Combination> jobs;
+  std::vector<Tensor> alone;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const Tensor other = Tensor::uniform(xs[k].shape(), -1.0, 1.0, gen, dts[k]);
+    jobs.push_back({{{0.5, xs[k]}, {-1.5 - static_cast<double>(k), other}}, Tensor::empty(xs[k].shape(), dts[k])});
+    alone.push_back(Tensor::empty(xs[k].shape(), dts[k]));
+    kernels::cpu::combine({{jobs.back().terms, alone.back()}});
+  }
+  kernels::cpu::combine(jobs);
+  for (size_t k = 0; k < xs.size(); ++k) EXPECT_EQ(jobs[k].out.to_vector<double>(), alone[k].to_vector<double>()) << k;
+}
+
+TEST(OptimValues, ListFormsNameTheMisuse) {
+  const Tensor x = Tensor::zeros({10});
+  auto expect_error = [](auto&& f, const std::string& what) {
+    try {
+      f();
+      FAIL() << "expected an error naming " << what;
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  double out[2];
+  expect_error([&] { kernels::cpu::strided_sum({{x, 0, 3, 1, 4, 3}}, out); }, "strided_sum");  // last block past the end
+  expect_error([&] { kernels::cpu::strided_add({{x, 0, 2}, {x, 4, 2}}, {1.0}); }, "one value per run");
+  const Tensor y = Tensor::zeros({10});
+  expect_error([&] { kernels::cpu::combine({{{{1, x}, {1, x}, {1, x}, {1, x}, {1, x}}, y}}); }, "at most 4 terms");
+  expect_error([&] { kernels::cpu::combine({{{{1, Tensor::zeros({9})}}, y}}); }, "10 elements");
 }

@@ -201,6 +201,68 @@ TEST(SingdProperties, NonFiniteFactorsSkipTheStepNamingTheLayer) {
 }
 
 // Global clipping works with SINGD: a clipped run equals a run whose gradients were multiplied by the
+
+// Layers of several sizes, structures and groups are updated together in batches: how they are batched
+// (one layer per batch, or all in one) changes no bit, and when two layers of a batch get non-finite
+// factors the step names the first of them, as the one-at-a-time update does.
+TEST(SingdProperties, BatchedFactorUpdatesDoNotDependOnTheBatching) {
+  struct Net {
+    std::vector<std::unique_ptr<FakeLayer>> layers;
+    std::unique_ptr<SINGD> opt;
+    Net(size_t batch_bytes, double lr_cov_1) {
+      const std::vector<std::pair<int64_t, int64_t>> sizes = {{5, 4}, {7, 3}, {4, 6}, {9, 5}};
+      std::vector<std::pair<std::string, CurvatureLayer*>> named;
+      std::vector<ParamRef> p0, p1;
+      Generator g(21);
+      for (size_t l = 0; l < sizes.size(); ++l) {
+        layers.push_back(std::make_unique<FakeLayer>(sizes[l].first, sizes[l].second, true, DType::f64));
+        FakeLayer& L = *layers.back();
+        L.weight().copy_(Tensor::normal(L.weight().shape(), 0.0, 0.5, g, DType::f64));
+        const std::string name = "l" + std::to_string(l);
+        named.push_back({name, &L});
+        auto& group = l % 2 ? p1 : p0;
+        group.push_back({name + ".weight", &L.weight()});
+        group.push_back({name + ".bias", L.bias()});
+      }
+      SingdHyper h0 = base_hyper(), h1 = base_hyper("hierarchical2_2");
+      h0.normalize_lr_cov = true;
+      h1.dtype_K = h1.dtype_C = DType::f32;
+      h1.lr_cov = lr_cov_1;
+      opt = std::make_unique<SINGD>(named, std::vector<SINGD::Group>{{p0, h0}, {p1, h1}});
+      opt->set_update_batch_bytes(batch_bytes);
+    }
+    StepReport step(Generator& g) {
+      for (auto& L : layers) {
+        const int64_t di = L->d_in(), dout = L->d_out();
+        L->capture(Tensor::normal({kN, di}, 0.0, 0.4, g, DType::f64), Tensor::normal({kN, dout}, 0.0, 0.1, g, DType::f64));
+        L->set_grad_matrix(Tensor::normal({dout, di}, 0.0, 0.05, g, DType::f64));
+      }
+      return opt->step();
+    }
+    std::vector<double> snapshot() const {
+      std::vector<double> v;
+      for (size_t l = 0; l < layers.size(); ++l)
+        for (const Tensor& t : {layers[l]->weight(), *layers[l]->bias(), opt->K(l).values(), opt->C(l).values()})
+          for (double x : t.to_vector<double>()) v.push_back(x);
+      return v;
+    }
+  };
+  Net one_at_a_time(0, 0.2), all_together(size_t{1} << 30, 0.2);
+  Generator ga(22), gb(22);
+  for (int t = 0; t < 3; ++t) {
+    EXPECT_FALSE(one_at_a_time.step(ga).skipped);
+    EXPECT_FALSE(all_together.step(gb).skipped);
+  }
+  EXPECT_EQ(one_at_a_time.snapshot(), all_together.snapshot());
+  // β1·K·m̃ overflows float32 in l1 and l3 (group 1): l1 is named either way.
+  for (size_t bytes : {size_t{0}, size_t{1} << 30}) {
+    Net bad(bytes, 1e39);
+    Generator g(23);
+    const StepReport rep = bad.step(g);
+    EXPECT_TRUE(rep.skipped) << bytes;
+    EXPECT_EQ(rep.layer, "l1") << bytes;
+  }
+}
 // clip factor beforehand (the statistics, which come from the captures, are unaffected).
 TEST(SingdProperties, GradientClippingScalesThePreconditionedGradient) {
   Rig clipped(base_hyper("triltoeplitz")), by_hand(base_hyper("triltoeplitz")), plain(base_hyper("triltoeplitz"));

@@ -265,6 +265,45 @@ TEST_P(StructuresOn, TracesDiagonalShiftNormsAndCombinations) {
   }
 }
 
+// The batched forms over every case at once (all structures, mixed dtypes) give what each matrix gives
+// alone.
+TEST_P(StructuresOn, BatchedScalarsShiftsAndCombinationsMatchOneAtATime) {
+  Generator g(6);
+  std::vector<StructuredPtr> Ks, Ms, outs, Ks_alone;
+  std::vector<const StructuredMatrix*> ks;
+  std::vector<StructuredMatrix*> shifted;
+  std::vector<double> shifts;
+  std::vector<std::pair<StructuredMatrix*, StructuredMatrix::Terms>> jobs;
+  size_t i = 0;
+  for (const auto& c : kCases) {
+    const auto s = StructureSpec::parse(c.name);
+    const DType dt = i++ % 2 ? DType::f32 : DType::f64;
+    Ks.push_back(random_structured(s, c.d, g, dt, dev_));
+    Ms.push_back(random_structured(s, c.d, g, dt, dev_));
+    Ks_alone.push_back(Ks.back()->clone());
+    outs.push_back(Ks.back()->zeros_like());
+    ks.push_back(Ks.back().get());
+  }
+  const std::vector<double> tr = StructuredMatrix::avgtr_all(ks), inf = StructuredMatrix::inf_norm_all(ks);
+  for (size_t k = 0; k < Ks.size(); ++k) {
+    EXPECT_EQ(tr[k], Ks_alone[k]->avgtr()) << kCases[k].name;
+    EXPECT_EQ(inf[k], Ks_alone[k]->inf_norm()) << kCases[k].name;
+    shifted.push_back(Ks[k].get());
+    shifts.push_back(0.25 + static_cast<double>(k));
+    Ks_alone[k]->diag_add(shifts.back());
+    jobs.push_back({outs[k].get(), {{1.5, Ks[k].get()}, {-0.5 * static_cast<double>(k), Ms[k].get()}}});
+  }
+  StructuredMatrix::diag_add_all(shifted, shifts);
+  StructuredMatrix::assign_combinations(jobs);
+  for (size_t k = 0; k < Ks.size(); ++k) {
+    EXPECT_EQ(Ks[k]->values().to_vector<double>(), Ks_alone[k]->values().to_vector<double>()) << kCases[k].name;
+    auto want = Ks_alone[k]->zeros_like();
+    want->assign_combination({{1.5, Ks_alone[k].get()}, {-0.5 * static_cast<double>(k), Ms[k].get()}});
+    EXPECT_EQ(outs[k]->values().to_vector<double>(), want->values().to_vector<double>()) << kCases[k].name;
+  }
+  EXPECT_TRUE(StructuredMatrix::avgtr_all({}).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, StructuresOn, testing::kDevices,
                          [](const auto& info) { return std::string(info.param) == "cpu" ? "Cpu" : "Cuda"; });
 
