@@ -48,10 +48,10 @@ std::vector<CurvatureHyper> common_of(const std::vector<KFAC::Group>& groups) {
 }  // namespace
 
 Tensor damped_cholesky_inverse(const Tensor& M, double damping) {
-  Tensor inv = Tensor::empty(M.shape(), M.dtype(), M.device());
-  bool ok = false;
-  NG_DISPATCH(M.device(), damped_cholesky_inverse, M, damping, inv, &ok);
-  return ok ? inv : Tensor();
+  const std::vector<kernels::CholeskyInverse> item = {{M, damping, Tensor::empty(M.shape(), M.dtype(), M.device())}};
+  std::vector<bool> ok;
+  NG_DISPATCH(M.device(), damped_cholesky_inverse, item, ok);
+  return ok[0] ? item[0].out : Tensor();
 }
 
 KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)
@@ -85,32 +85,51 @@ void KFAC::clear_statistics(size_t l) {
   state_[l].sum_gg = Tensor();
 }
 
+// All layers together (kernels: one combination launch for the EMAs, one list of inverses), so many small
+// layers do not cost a launch and a wait each.
 void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
-  for (size_t l = 0; l < num_layers() && ctx.failure.empty(); ++l) update_layer(l, statistics_due[l], ctx);
-}
+  // A ← (1 − β1)·A + β1·Σaᵀa, G likewise, for the layers with statistics.
+  std::vector<kernels::Combination> emas;
+  for (size_t l = 0; l < num_layers(); ++l) {
+    if (!statistics_due[l]) continue;
+    LayerState& s = state_[l];
+    const double beta = common(layer(l).group).lr_cov;
+    s.A1 = Tensor::empty(s.A.shape(), s.A.dtype(), s.A.device());
+    s.G1 = Tensor::empty(s.G.shape(), s.G.dtype(), s.G.device());
+    emas.push_back({{{1.0 - beta, s.A}, {beta, s.sum_aa}}, s.A1});
+    emas.push_back({{{1.0 - beta, s.G}, {beta, s.sum_gg}}, s.G1});
+  }
+  if (!emas.empty()) NG_DISPATCH(emas[0].out.device(), combine, emas);
 
-void KFAC::update_layer(size_t l, bool statistics_due, StepContext& ctx) {
-  const Layer& L = layer(l);
-  const CurvatureHyper& h = common(L.group);
-  LayerState& s = state_[l];
-  const double beta = h.lr_cov;
-  const Tensor& A = statistics_due ? (s.A1 = axpby(1.0 - beta, s.A, beta, s.sum_aa)) : s.A;
-  const Tensor& G = statistics_due ? (s.G1 = axpby(1.0 - beta, s.G, beta, s.sum_gg)) : s.G;
-  if (ctx.t % T_inv_[L.group] != 0) return;
-  // Invert in float32 from the stored values (float64 stays float64), store in the factor dtype.
-  auto invert = [&](const Tensor& F, const char* which) -> Tensor {
-    const DType work = F.dtype() == DType::f64 ? DType::f64 : DType::f32;
-    const Tensor inv = damped_cholesky_inverse(F.to(work), h.damping);
-    if (!inv.defined()) {
-      ctx.failure = std::string("KFAC factor ") + which + " + λI is not positive definite (Cholesky failed)";
-      ctx.where = L.name;
-      return Tensor();
+  // Every T_inv steps: (A + λI)⁻¹, (G + λI)⁻¹ in float32 from the stored values (float64 stays float64),
+  // stored in the factor dtype.
+  std::vector<size_t> inverted;
+  std::vector<kernels::CholeskyInverse> items;
+  for (size_t l = 0; l < num_layers(); ++l) {
+    const Layer& L = layer(l);
+    if (ctx.t % T_inv_[L.group] != 0) continue;
+    const LayerState& s = state_[l];
+    for (const Tensor* F : {statistics_due[l] ? &s.A1 : &s.A, statistics_due[l] ? &s.G1 : &s.G}) {
+      const Tensor work = F->to(F->dtype() == DType::f64 ? DType::f64 : DType::f32);
+      items.push_back({work, common(L.group).damping, Tensor::empty(work.shape(), work.dtype(), work.device())});
     }
-    return inv.to(F.dtype());
-  };
-  s.A_inv1 = invert(A, "A");
-  if (!ctx.failure.empty()) return;
-  s.G_inv1 = invert(G, "G");
+    inverted.push_back(l);
+  }
+  if (items.empty()) return;
+  std::vector<bool> ok;
+  NG_DISPATCH(items[0].M.device(), damped_cholesky_inverse, items, ok);
+  for (size_t i = 0; i < inverted.size(); ++i) {
+    LayerState& s = state_[inverted[i]];
+    for (int f = 0; f < 2; ++f)
+      if (!ok[2 * i + f]) {
+        ctx.failure = std::string("KFAC factor ") + (f == 0 ? "A" : "G") +
+                      " + λI is not positive definite (Cholesky failed)";
+        ctx.where = layer(inverted[i]).name;
+        return;
+      }
+    s.A_inv1 = items[2 * i].out.to(s.A.dtype());
+    s.G_inv1 = items[2 * i + 1].out.to(s.G.dtype());
+  }
 }
 
 Tensor KFAC::precondition(size_t l, const Tensor& Gm) {

@@ -65,9 +65,6 @@ class KFAC final : public CurvatureOptimizer {
     Tensor sum_aa, sum_gg;              // Σ aᵀa, Σ gᵀg of the current step's micro-batches
     Tensor A1, G1, A_inv1, G_inv1;      // staged
   };
-  // Layer by layer: each inversion is one cuSOLVER factorisation of its own size.
-  void update_layer(size_t l, bool statistics_due, StepContext& ctx);
-
   std::vector<int64_t> T_inv_;  // per group
   std::vector<LayerState> state_;
 };

@@ -5,6 +5,7 @@
 #include "kernels/linalg.h"
 
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/copy.h"
@@ -16,7 +17,23 @@ void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* inf
 void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 }
 
-namespace ng::kernels::cpu {
+namespace ng::kernels {
+
+void check_cholesky_inverse(const CholeskyInverse& item, Device dev) {
+  const Tensor &M = item.M, &out = item.out;
+  NG_CHECK(M.defined() && M.dim() == 2 && M.size(0) == M.size(1) && (M.dtype() == DType::f32 || M.dtype() == DType::f64) &&
+               M.device() == dev,
+           "damped_cholesky_inverse: expected a square float32/float64 matrix on ", dev.str(), ", got ",
+           M.defined() ? M.describe() : std::string("an undefined one"));
+  NG_CHECK(out.defined() && out.shape() == M.shape() && out.dtype() == M.dtype() && out.device() == M.device() &&
+               out.is_contiguous(),
+           "damped_cholesky_inverse: out must be a contiguous ", M.describe(), ", got ",
+           out.defined() ? out.describe() : std::string("an undefined one"));
+  NG_CHECK(M.size(0) <= std::numeric_limits<int>::max(), "damped_cholesky_inverse: n = ", M.size(0),
+           " exceeds LAPACK's and cuSOLVER's int range");
+}
+
+namespace cpu {
 
 namespace {
 
@@ -27,34 +44,33 @@ void potri(int n, double* a, int* info) { dpotri_("U", &n, a, &n, info); }
 
 }  // namespace
 
-void damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out, bool* ok_out) {
-  NG_CHECK(M.dim() == 2 && M.size(0) == M.size(1) && (M.dtype() == DType::f32 || M.dtype() == DType::f64) &&
-               M.device().is_cpu(),
-           "damped_cholesky_inverse: expected a square float32/float64 CPU matrix, got ", M.describe());
-  NG_CHECK(out.shape() == M.shape() && out.dtype() == M.dtype() && out.device().is_cpu() && out.is_contiguous(),
-           "damped_cholesky_inverse: out must be a contiguous ", M.describe(), ", got ", out.describe());
-  const int n = static_cast<int>(M.size(0));
-  if (out.raw_data() != M.raw_data()) copy(M, out);
-  bool ok = true;
-  dispatch_floating(M.dtype(), "damped_cholesky_inverse", [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (!std::is_same_v<T, bf16>) {
-      T* a = out.data<T>();
-      for (int i = 0; i < n; ++i) a[i * n + i] += static_cast<T>(damping);
-      int info = 0;
-      potrf(n, a, &info);
-      if (info == 0) potri(n, a, &info);
-      if (info != 0) {
-        ok = false;
-        return;
+void damped_cholesky_inverse(const std::vector<CholeskyInverse>& items, std::vector<bool>& ok) {
+  ok.assign(items.size(), true);
+  for (size_t k = 0; k < items.size(); ++k) {
+    const CholeskyInverse& item = items[k];
+    check_cholesky_inverse(item, Device::cpu());
+    const int n = static_cast<int>(item.M.size(0));
+    if (item.out.raw_data() != item.M.raw_data()) copy(item.M, item.out);
+    dispatch_floating(item.M.dtype(), "damped_cholesky_inverse", [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (!std::is_same_v<T, bf16>) {
+        T* a = item.out.data<T>();
+        for (int i = 0; i < n; ++i) a[i * n + i] += static_cast<T>(item.damping);
+        int info = 0;
+        potrf(n, a, &info);
+        if (info == 0) potri(n, a, &info);
+        if (info != 0) {
+          ok[k] = false;
+          return;
+        }
+        // Row-major lower triangle filled; mirror it into the upper one.
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < i; ++j) a[j * n + i] = a[i * n + j];
+        for (int64_t i = 0; i < item.out.numel() && ok[k]; ++i) ok[k] = std::isfinite(static_cast<double>(a[i]));
       }
-      // Row-major lower triangle filled; mirror it into the upper one.
-      for (int i = 0; i < n; ++i)
-        for (int j = 0; j < i; ++j) a[j * n + i] = a[i * n + j];
-      for (int64_t i = 0; i < out.numel(); ++i) ok = ok && std::isfinite(static_cast<double>(a[i]));
-    }
-  });
-  *ok_out = ok;
+    });
+  }
 }
 
-}  // namespace ng::kernels::cpu
+}  // namespace cpu
+}  // namespace ng::kernels

@@ -2,8 +2,8 @@
 //
 // As on the CPU (kernels/cpu/linalg.cpp): cuSOLVER is column-major, so the row-major lower triangle is its
 // upper one (CUBLAS_FILL_MODE_UPPER); xPOTRF factors M + λI, xPOTRI overwrites the factor with the inverse's
-// triangle, and a small kernel mirrors it into the other one. The factorisation's status (devInfo) and the
-// finiteness of the result are read back to the host: one synchronisation per inverse, every T_inv steps.
+// triangle, and a small kernel mirrors it into the other one. The statuses (devInfo) of all the items and
+// the finiteness of their results are read back to the host together, every T_inv steps.
 #include <cusolverDn.h>
 
 #include <array>
@@ -75,58 +75,59 @@ template <class T> __global__ void mirror_lower_kernel(int64_t n, T* a) {
   }
 }
 
-int read_info(const DeviceBuffer& info, int dev) {
-  int h = 0;
-  NG_CUDA_CHECK(cudaMemcpyAsync(&h, info.get(), sizeof h, cudaMemcpyDeviceToHost, stream(dev)));
-  NG_CUDA_CHECK(cudaStreamSynchronize(stream(dev)));
-  return h;
-}
-
 }  // namespace
 
-void damped_cholesky_inverse(const Tensor& M, double damping, const Tensor& out, bool* ok) {
-  NG_CHECK(M.dim() == 2 && M.size(0) == M.size(1) && (M.dtype() == DType::f32 || M.dtype() == DType::f64) &&
-               M.device().is_cuda(),
-           "damped_cholesky_inverse: expected a square float32/float64 CUDA matrix, got ", M.describe());
-  NG_CHECK(out.shape() == M.shape() && out.dtype() == M.dtype() && out.device() == M.device() && out.is_contiguous(),
-           "damped_cholesky_inverse: out must be a contiguous ", M.describe(), ", got ", out.describe());
-  const int64_t n = M.size(0);
-  *ok = true;
-  if (n == 0) return;
-  NG_CHECK(n <= std::numeric_limits<int>::max(), "damped_cholesky_inverse: n = ", n, " exceeds cuSOLVER's int range");
-  if (out.raw_data() != M.raw_data()) Tensor(out).copy_(M);
-  // M_ii + λ rounded like the CPU's M_ii += T(λ): λ is rounded to T first (strided_add then rounds once).
-  strided_add({{out, 0, n, n + 1}}, {M.dtype() == DType::f32 ? static_cast<double>(static_cast<float>(damping)) : damping});
-  const int dev = use_device(out);
+void damped_cholesky_inverse(const std::vector<CholeskyInverse>& items, std::vector<bool>& ok) {
+  ok.assign(items.size(), true);
+  if (items.empty()) return;
+  const Device device = items[0].M.device();
+  NG_CHECK(device.is_cuda(), "damped_cholesky_inverse: expected CUDA matrices, got ", items[0].M.describe());
+  std::vector<StridedRun> diagonals;
+  std::vector<double> dampings;
+  for (const CholeskyInverse& item : items) {
+    check_cholesky_inverse(item, device);
+    if (item.out.raw_data() != item.M.raw_data()) Tensor(item.out).copy_(item.M);
+    const int64_t n = item.M.size(0);
+    diagonals.push_back({item.out, 0, n, n + 1});
+    // M_ii + λ rounded like the CPU's M_ii += T(λ): λ is rounded to T first (strided_add then rounds once).
+    dampings.push_back(item.M.dtype() == DType::f32 ? static_cast<double>(static_cast<float>(item.damping))
+                                                    : item.damping);
+  }
+  strided_add(diagonals, dampings);
+  const int dev = use_device(items[0].out);
   cusolverDnHandle_t h = cusolver_handle(dev);
-  const int ni = static_cast<int>(n);
-  dispatch_floating(M.dtype(), "damped_cholesky_inverse", [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      T* a = dptr<T>(out);
-      int lf = 0, li = 0;
-      NG_CUSOLVER_CHECK(potrf_size(h, ni, a, &lf));
-      NG_CUSOLVER_CHECK(potri_size(h, ni, a, &li));
-      DeviceBuffer work(static_cast<size_t>(std::max(std::max(lf, li), 1)) * sizeof(T), dev);
-      DeviceBuffer info(sizeof(int), dev);
-      NG_CUSOLVER_CHECK(potrf(h, ni, a, work.as<T>(), lf, info.as<int>()));
-      if (read_info(info, dev) != 0) {
-        *ok = false;
-        return;
+  // Statuses of potrf and potri per item (potri also runs after a failed potrf; its result is discarded).
+  DeviceBuffer info(2 * items.size() * sizeof(int), dev);
+  NG_CUDA_CHECK(cudaMemsetAsync(info.get(), 0, info.size(), stream(dev)));
+  for (size_t k = 0; k < items.size(); ++k) {
+    const int64_t n = items[k].M.size(0);
+    if (n == 0) continue;
+    const int ni = static_cast<int>(n);
+    int* info_k = info.as<int>() + 2 * k;
+    dispatch_floating(items[k].M.dtype(), "damped_cholesky_inverse", [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+        T* a = dptr<T>(items[k].out);
+        int lf = 0, li = 0;
+        NG_CUSOLVER_CHECK(potrf_size(h, ni, a, &lf));
+        NG_CUSOLVER_CHECK(potri_size(h, ni, a, &li));
+        DeviceBuffer work(static_cast<size_t>(std::max(std::max(lf, li), 1)) * sizeof(T), dev);
+        NG_CUSOLVER_CHECK(potrf(h, ni, a, work.as<T>(), lf, info_k));
+        NG_CUSOLVER_CHECK(potri(h, ni, a, work.as<T>(), li, info_k + 1));
+        mirror_lower_kernel<<<blocks_for(n * n), kThreads, 0, stream(dev)>>>(n, a);
+        NG_CUDA_LAUNCH_CHECK();
       }
-      NG_CUSOLVER_CHECK(potri(h, ni, a, work.as<T>(), li, info.as<int>()));
-      if (read_info(info, dev) != 0) {
-        *ok = false;
-        return;
-      }
-      mirror_lower_kernel<<<blocks_for(n * n), kThreads, 0, stream(dev)>>>(n, a);
-      NG_CUDA_LAUNCH_CHECK();
-    }
-  });
-  if (!*ok) return;
-  double biggest = 0.0;
-  abs_max({out}, &biggest);
-  *ok = std::isfinite(biggest);
+    });
+  }
+  std::vector<Tensor> outs;
+  for (const CholeskyInverse& item : items) outs.push_back(item.out);
+  std::vector<double> biggest(items.size());
+  abs_max(outs, biggest.data());  // waits for every factorisation (same stream)
+  std::vector<int> status(2 * items.size());
+  NG_CUDA_CHECK(cudaMemcpyAsync(status.data(), info.get(), info.size(), cudaMemcpyDeviceToHost, stream(dev)));
+  NG_CUDA_CHECK(cudaStreamSynchronize(stream(dev)));
+  for (size_t k = 0; k < items.size(); ++k)
+    ok[k] = status[2 * k] == 0 && status[2 * k + 1] == 0 && std::isfinite(biggest[k]);
 }
 
 }  // namespace ng::kernels::cuda

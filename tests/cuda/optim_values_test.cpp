@@ -123,24 +123,32 @@ TEST(CudaOptimValues, ListFormsMatchCpuAcrossChunksAndDtypes) {
   }
 }
 
-TEST(CudaLinalg, DampedCholeskyInverseMatchesCpu) {
+TEST(CudaLinalg, DampedCholeskyInversesMatchCpu) {
   NG_REQUIRE_CUDA();
   Generator gen(75);
-  for (DType dt : {DType::f32, DType::f64}) {
-    const int64_t n = 97;
-    const Tensor b = Tensor::uniform({n, n}, -1.0, 1.0, gen, DType::f64);
-    Tensor spd = Tensor::empty({n, n}, DType::f64);
-    kernels::cpu::gemm(b, false, b, true, spd, 1.0 / static_cast<double>(n), 0.0);  // B·Bᵀ/n: PSD
-    const Tensor M = spd.to(dt);
-    const Tensor cpu_inv = Tensor::empty({n, n}, dt), gpu_inv = Tensor::empty({n, n}, dt, kCuda);
-    bool cpu_ok = false, gpu_ok = false;
-    kernels::cpu::damped_cholesky_inverse(M, 0.1, cpu_inv, &cpu_ok);
-    NG_DISPATCH(kCuda, damped_cholesky_inverse, on(M, kCuda), 0.1, gpu_inv, &gpu_ok);
-    ASSERT_TRUE(cpu_ok && gpu_ok) << dtype_name(dt);
-    expect_close(gpu_inv, cpu_inv, dt == DType::f64 ? 1e-10 : 1e-4, dtype_name(dt));
-    // An indefinite matrix is reported, not inverted.
-    const Tensor bad = Tensor::from_vector(std::vector<double>{1, 2, 2, 1}, {2, 2}, dt, kCuda);
-    NG_DISPATCH(kCuda, damped_cholesky_inverse, bad, 0.5, Tensor::empty({2, 2}, dt, kCuda), &gpu_ok);
-    EXPECT_FALSE(gpu_ok) << dtype_name(dt);
+  // Both dtypes, several sizes and an indefinite matrix in the middle of one list: one call on each device.
+  std::vector<kernels::CholeskyInverse> cpu_items, gpu_items;
+  for (DType dt : {DType::f32, DType::f64})
+    for (int64_t n : {97, 5, 0, 33}) {
+      const Tensor b = Tensor::uniform({n, n}, -1.0, 1.0, gen, DType::f64);
+      Tensor spd = Tensor::empty({n, n}, DType::f64);
+      kernels::cpu::gemm(b, false, b, true, spd, 1.0 / static_cast<double>(std::max<int64_t>(n, 1)), 0.0);  // PSD
+      const Tensor M = spd.to(dt);
+      cpu_items.push_back({M, 0.1, Tensor::empty({n, n}, dt)});
+      gpu_items.push_back({on(M, kCuda), 0.1, Tensor::empty({n, n}, dt, kCuda)});
+      if (n == 5) {  // eigenvalues 3, −1: not positive definite with λ = 0.5
+        const Tensor bad = Tensor::from_vector(std::vector<double>{1, 2, 2, 1}, {2, 2}, dt);
+        cpu_items.push_back({bad, 0.5, Tensor::empty({2, 2}, dt)});
+        gpu_items.push_back({on(bad, kCuda), 0.5, Tensor::empty({2, 2}, dt, kCuda)});
+      }
+    }
+  std::vector<bool> cpu_ok, gpu_ok;
+  kernels::cpu::damped_cholesky_inverse(cpu_items, cpu_ok);
+  NG_DISPATCH(kCuda, damped_cholesky_inverse, gpu_items, gpu_ok);
+  ASSERT_EQ(gpu_ok, cpu_ok);
+  for (size_t k = 0; k < cpu_items.size(); ++k) {
+    const DType dt = cpu_items[k].M.dtype();
+    EXPECT_EQ(cpu_ok[k], cpu_items[k].M.size(0) != 2) << k;  // only the indefinite ones fail
+    if (cpu_ok[k]) expect_close(gpu_items[k].out, cpu_items[k].out, dt == DType::f64 ? 1e-10 : 1e-4, dtype_name(dt));
   }
 }

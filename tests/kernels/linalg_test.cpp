@@ -1,5 +1,6 @@
 // tests/kernels/linalg_test.cpp — the damped Cholesky inverse: (M + λI)·inverse = I on fresh random SPD
-// matrices in float64 and float32, in place and out of place, and a clean `false` for an indefinite matrix.
+// matrices in float64 and float32, in place and out of place, a clean `false` for an indefinite matrix, and
+// the list form item by item.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -26,9 +27,9 @@ Tensor random_spd(int64_t n, Generator& gen, DType dtype) {
 
 // The CPU kernel's verdict (true: out holds the inverse).
 bool cpu_inverse(const Tensor& M, double damping, const Tensor& out) {
-  bool ok = false;
-  kernels::cpu::damped_cholesky_inverse(M, damping, out, &ok);
-  return ok;
+  std::vector<bool> ok;
+  kernels::cpu::damped_cholesky_inverse({{M, damping, out}}, ok);
+  return ok.at(0);
 }
 
 // max |(M + λI)·X − I| computed in float64.
@@ -67,6 +68,22 @@ TEST(Linalg, IndefiniteMatrixReturnsFalse) {
   EXPECT_FALSE(cpu_inverse(M, 0.5, out));
   EXPECT_TRUE(cpu_inverse(M, 1.5, out));  // + 1.5·I makes it positive definite
   EXPECT_LT(identity_error(M, 1.5, out), 1e-12);
+}
+
+TEST(Linalg, ListInvertsEachItemAndReportsEachFailure) {
+  Generator gen(42);
+  const Tensor good = random_spd(9, gen, DType::f64), small = random_spd(3, gen, DType::f32);
+  const Tensor bad = Tensor::from_vector(std::vector<double>{1, 2, 2, 1}, {2, 2}, DType::f64);
+  const std::vector<kernels::CholeskyInverse> items = {
+      {good, 0.5, Tensor::empty({9, 9}, DType::f64)}, {bad, 0.5, Tensor::empty({2, 2}, DType::f64)},
+      {small, 0.0, Tensor::empty({3, 3}, DType::f32)}};
+  std::vector<bool> ok;
+  kernels::cpu::damped_cholesky_inverse(items, ok);
+  EXPECT_EQ(ok, (std::vector<bool>{true, false, true}));
+  Tensor alone = Tensor::empty({9, 9}, DType::f64);
+  ASSERT_TRUE(cpu_inverse(good, 0.5, alone));
+  EXPECT_EQ(items[0].out.to_vector<double>(), alone.to_vector<double>());
+  EXPECT_LT(identity_error(small, 0.0, items[2].out), 1e-4);
 }
 
 TEST(Linalg, MisuseNamesTheOperation) {
