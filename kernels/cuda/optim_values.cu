@@ -117,8 +117,8 @@ void scale_into(const Tensor& src, double m, const Tensor& dst) {
 
 namespace {
 
-// f(dtype tag, first, count) for the items of `dtypes` in chunks of ≤ kMaxJobs items of one dtype,
-// each chunk in item order.
+// f(dtype tag, chunk) for the items of `dtypes` in chunks (lists of item indices, in item order) of
+// ≤ kMaxJobs items of one dtype.
 template <class F> void for_each_chunk(const std::vector<DType>& dtypes, F&& f) {
   for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
     std::vector<size_t> items;
