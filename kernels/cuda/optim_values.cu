@@ -3,6 +3,8 @@
 // is an _rn intrinsic here (the CPU build does not contract either), so the stored values match the CPU's;
 // the float64 sums are per-block trees combined in a fixed order (kernels/cuda/partials.cuh), so they
 // match it to rounding and are reproducible.
+#include <type_traits>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/partials.cuh"
 #include "kernels/cuda/rounded.cuh"
@@ -132,41 +134,47 @@ template <class F> void for_each_chunk(const std::vector<DType>& dtypes, F&& f) 
   }
 }
 
-template <class H> typename RunJobs<dev_t<H>>::Job run_job(const StridedRun& r, double v, int slot) {
-  return {dptr<H>(r.x) + r.offset, r.n, r.stride, r.count, r.step, v, slot};
+// Checks the (non-empty) runs: all on one CUDA device, which is made current; returns its index.
+int checked_device(const std::vector<StridedRun>& runs, const char* op) {
+  const Device dev = runs[0].x.device();
+  NG_CHECK(dev.is_cuda(), op, ": expected CUDA tensors, got ", runs[0].x.describe());
+  for (const StridedRun& r : runs) check_strided_run(r, dev, op);
+  return use_device(runs[0].x);
 }
 
-int64_t run_size(const StridedRun& r) { return r.n * r.count; }
+// f(jobs, count, longest) for each chunk of checked runs: jobs a RunJobs<T> of `count` runs (value v[k]
+// when v is given, result slot k), the longest of `longest` elements.
+template <class F> void for_each_run_chunk(const std::vector<StridedRun>& runs, const std::vector<double>* v, F&& f) {
+  std::vector<DType> dtypes;
+  for (const StridedRun& r : runs) dtypes.push_back(r.x.dtype());
+  for_each_chunk(dtypes, [&](auto tag, const std::vector<size_t>& chunk) {
+    using H = decltype(tag);
+    RunJobs<dev_t<H>> jobs{};
+    int64_t longest = 0;
+    for (size_t c = 0; c < chunk.size(); ++c) {
+      const StridedRun& r = runs[chunk[c]];
+      jobs.job[c] = {dptr<H>(r.x) + r.offset, r.n, r.stride, r.count, r.step, v ? (*v)[chunk[c]] : 0.0,
+                     static_cast<int>(chunk[c])};
+      longest = std::max(longest, r.n * r.count);
+    }
+    f(jobs, static_cast<unsigned>(chunk.size()), longest);
+  });
+}
 
 // out[k] ← Op over run k (|elements| when Abs), for all runs: per chunk one partials launch and one
 // finishing launch, then one copy of every result to the host and one wait.
 template <class Op, bool Abs> void reduce_runs(const std::vector<StridedRun>& runs, double* out, const char* op) {
   if (runs.empty()) return;
-  const Device dev = runs[0].x.device();
-  NG_CHECK(dev.is_cuda(), op, ": expected CUDA tensors, got ", runs[0].x.describe());
-  std::vector<DType> dtypes;
-  for (const StridedRun& r : runs) {
-    check_strided_run(r, dev, op);
-    dtypes.push_back(r.x.dtype());
-  }
-  const int d = use_device(runs[0].x);
+  const int d = checked_device(runs, op);
   DeviceBuffer result(runs.size() * sizeof(double), d);
-  for_each_chunk(dtypes, [&](auto tag, const std::vector<size_t>& chunk) {
-    using H = decltype(tag);
-    using T = dev_t<H>;
-    RunJobs<T> jobs{};
-    int64_t longest = 0;
-    for (size_t c = 0; c < chunk.size(); ++c) {
-      jobs.job[c] = run_job<H>(runs[chunk[c]], 0.0, static_cast<int>(chunk[c]));
-      longest = std::max(longest, run_size(runs[chunk[c]]));
-    }
+  for_each_run_chunk(runs, nullptr, [&](const auto& jobs, unsigned count, int64_t longest) {
+    using T = std::remove_pointer_t<decltype(jobs.job[0].p)>;
     const unsigned parts = std::min(blocks_for(std::max<int64_t>(longest, 1)), kMaxPartials);
-    const dim3 grid(parts, static_cast<unsigned>(chunk.size()));
-    DeviceBuffer partial(parts * chunk.size() * sizeof(double), d);
-    run_reduce_kernel<Op, Abs, T><<<grid, kThreads, 0, stream(d)>>>(jobs, partial.as<double>());
+    DeviceBuffer partial(parts * count * sizeof(double), d);
+    run_reduce_kernel<Op, Abs, T><<<dim3(parts, count), kThreads, 0, stream(d)>>>(jobs, partial.as<double>());
     NG_CUDA_LAUNCH_CHECK();
-    finish_runs_kernel<Op, T><<<dim3(1, static_cast<unsigned>(chunk.size())), kThreads, 0, stream(d)>>>(
-        jobs, partial.as<double>(), parts, result.as<double>());
+    finish_runs_kernel<Op, T><<<dim3(1, count), kThreads, 0, stream(d)>>>(jobs, partial.as<double>(), parts,
+                                                                         result.as<double>());
     NG_CUDA_LAUNCH_CHECK();
   });
   NG_CUDA_CHECK(cudaMemcpyAsync(out, result.get(), runs.size() * sizeof(double), cudaMemcpyDeviceToHost, stream(d)));
@@ -211,25 +219,11 @@ void combine(const std::vector<Combination>& jobs) {
 void strided_add(const std::vector<StridedRun>& runs, const std::vector<double>& v) {
   NG_CHECK(v.size() == runs.size(), "strided_add: expected one value per run, got ", v.size(), " for ", runs.size());
   if (runs.empty()) return;
-  const Device dev = runs[0].x.device();
-  NG_CHECK(dev.is_cuda(), "strided_add: expected CUDA tensors, got ", runs[0].x.describe());
-  std::vector<DType> dtypes;
-  for (const StridedRun& r : runs) {
-    check_strided_run(r, dev, "strided_add");
-    dtypes.push_back(r.x.dtype());
-  }
-  const int d = use_device(runs[0].x);
-  for_each_chunk(dtypes, [&](auto tag, const std::vector<size_t>& chunk) {
-    using H = decltype(tag);
-    using T = dev_t<H>;
-    RunJobs<T> jobs{};
-    int64_t longest = 0;
-    for (size_t c = 0; c < chunk.size(); ++c) {
-      jobs.job[c] = run_job<H>(runs[chunk[c]], v[chunk[c]], 0);
-      longest = std::max(longest, run_size(runs[chunk[c]]));
-    }
+  const int d = checked_device(runs, "strided_add");
+  for_each_run_chunk(runs, &v, [&](const auto& jobs, unsigned count, int64_t longest) {
+    using T = std::remove_pointer_t<decltype(jobs.job[0].p)>;
     if (longest == 0) return;
-    strided_add_kernel<T><<<dim3(blocks_for(longest), static_cast<unsigned>(chunk.size())), kThreads, 0, stream(d)>>>(jobs);
+    strided_add_kernel<T><<<dim3(blocks_for(longest), count), kThreads, 0, stream(d)>>>(jobs);
     NG_CUDA_LAUNCH_CHECK();
   });
 }
