@@ -170,6 +170,19 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
   }
 }
 
+std::vector<std::vector<size_t>> CurvatureOptimizer::update_batches(
+    const std::vector<size_t>& layers, const std::function<size_t(size_t)>& temporaries) const {
+  std::vector<std::vector<size_t>> batches;
+  size_t bytes = 0;
+  for (size_t l : layers) {
+    const size_t need = temporaries(l);
+    if (batches.empty() || bytes + need > batch_bytes_) batches.emplace_back(), bytes = 0;
+    batches.back().push_back(l);
+    bytes += need;
+  }
+  return batches;
+}
+
 void CurvatureOptimizer::on_step_end(bool) {
   for (size_t l = 0; l < layers_.size(); ++l) clear_statistics(l);
   request_captures(steps() + 1);

@@ -20,6 +20,7 @@
 // "weight_decay" (γ), "damping" (λ), "lr_cov" (β1), and "fallback.<name>" of the fallback rule;
 // scheduling "lr" also schedules "fallback.lr".
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,6 +63,12 @@ class CurvatureOptimizer : public Optimizer {
   void accumulate();
 
   std::vector<MemoryRecord> state_memory() const override;
+
+  // The factor updates run in batches of layers, each stage one batched call over the batch (on CUDA one
+  // launch per 32 factors and one wait, instead of one per layer); a batch takes layers until their
+  // temporaries pass `bytes`, so large layers still go one at a time and the peak memory stays near the
+  // largest layer's. Default 64 MiB; 0 updates one layer at a time. No result depends on it.
+  void set_update_batch_bytes(size_t bytes) { batch_bytes_ = bytes; }
   size_t num_layers() const { return layers_.size(); }
   const std::string& layer_name(size_t l) const { return layers_[l].name; }
 
@@ -108,6 +115,10 @@ class CurvatureOptimizer : public Optimizer {
   std::vector<std::string> scheduled_names(const std::string& name) const override;
   // Re-arms the captures for step t (after construction and after loading a state).
   void request_captures(int64_t t);
+  // `layers` (in order) split into consecutive batches whose temporaries(l) add up to at most the batch
+  // budget (a layer over it alone).
+  std::vector<std::vector<size_t>> update_batches(const std::vector<size_t>& layers,
+                                                  const std::function<size_t(size_t)>& temporaries) const;
 
  private:
   Tensor grad_matrix(const Layer& L, const StepContext& ctx) const;
@@ -115,6 +126,7 @@ class CurvatureOptimizer : public Optimizer {
   std::vector<Layer> layers_;
   std::vector<CurvatureHyper> common_;
   std::vector<bool> preconditioned_;  // per flat parameter
+  size_t batch_bytes_ = size_t{64} << 20;
 };
 
 }  // namespace ng::optim

@@ -85,8 +85,8 @@ void KFAC::clear_statistics(size_t l) {
   state_[l].sum_gg = Tensor();
 }
 
-// All layers together (kernels: one combination launch for the EMAs, one list of inverses), so many small
-// layers do not cost a launch and a wait each.
+// All layers together (kernels: one combination launch for the EMAs, lists of inverses in batches of
+// layers, set_update_batch_bytes), so many small layers do not cost a launch and a wait each.
 void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
   // A ← (1 − β1)·A + β1·Σaᵀa, G likewise, for the layers with statistics.
   std::vector<kernels::Combination> emas;
@@ -102,33 +102,35 @@ void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& 
   if (!emas.empty()) NG_DISPATCH(emas[0].out.device(), combine, emas);
 
   // Every T_inv steps: (A + λI)⁻¹, (G + λI)⁻¹ in float32 from the stored values (float64 stays float64),
-  // stored in the factor dtype.
-  std::vector<size_t> inverted;
-  std::vector<kernels::CholeskyInverse> items;
-  for (size_t l = 0; l < num_layers(); ++l) {
-    const Layer& L = layer(l);
-    if (ctx.t % T_inv_[L.group] != 0) continue;
-    const LayerState& s = state_[l];
-    for (const Tensor* F : {statistics_due[l] ? &s.A1 : &s.A, statistics_due[l] ? &s.G1 : &s.G}) {
-      const Tensor work = F->to(F->dtype() == DType::f64 ? DType::f64 : DType::f32);
-      items.push_back({work, common(L.group).damping, Tensor::empty(work.shape(), work.dtype(), work.device())});
-    }
-    inverted.push_back(l);
-  }
-  if (items.empty()) return;
-  std::vector<bool> ok;
-  NG_DISPATCH(items[0].M.device(), damped_cholesky_inverse, items, ok);
-  for (size_t i = 0; i < inverted.size(); ++i) {
-    LayerState& s = state_[inverted[i]];
-    for (int f = 0; f < 2; ++f)
-      if (!ok[2 * i + f]) {
-        ctx.failure = std::string("KFAC factor ") + (f == 0 ? "A" : "G") +
-                      " + λI is not positive definite (Cholesky failed)";
-        ctx.where = layer(inverted[i]).name;
-        return;
+  // stored in the factor dtype; in batches of layers (temporaries: the working copies and the inverses
+  // before rounding, at most 16 bytes per factor entry).
+  std::vector<size_t> due;
+  for (size_t l = 0; l < num_layers(); ++l)
+    if (ctx.t % T_inv_[layer(l).group] == 0) due.push_back(l);
+  const auto temporaries = [&](size_t l) { return 16 * static_cast<size_t>(state_[l].A.numel() + state_[l].G.numel()); };
+  for (const auto& batch : update_batches(due, temporaries)) {
+    std::vector<kernels::CholeskyInverse> items;
+    for (size_t l : batch) {
+      const LayerState& s = state_[l];
+      for (const Tensor* F : {statistics_due[l] ? &s.A1 : &s.A, statistics_due[l] ? &s.G1 : &s.G}) {
+        const Tensor work = F->to(F->dtype() == DType::f64 ? DType::f64 : DType::f32);
+        items.push_back({work, common(layer(l).group).damping, Tensor::empty(work.shape(), work.dtype(), work.device())});
       }
-    s.A_inv1 = items[2 * i].out.to(s.A.dtype());
-    s.G_inv1 = items[2 * i + 1].out.to(s.G.dtype());
+    }
+    std::vector<bool> ok;
+    NG_DISPATCH(items[0].M.device(), damped_cholesky_inverse, items, ok);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      LayerState& s = state_[batch[i]];
+      for (int f = 0; f < 2; ++f)
+        if (!ok[2 * i + f]) {
+          ctx.failure = std::string("KFAC factor ") + (f == 0 ? "A" : "G") +
+                        " + λI is not positive definite (Cholesky failed)";
+          ctx.where = layer(batch[i]).name;
+          return;
+        }
+      s.A_inv1 = items[2 * i].out.to(s.A.dtype());
+      s.G_inv1 = items[2 * i + 1].out.to(s.G.dtype());
+    }
   }
 }
 

@@ -87,19 +87,14 @@ void SINGD::clear_statistics(size_t l) {
 // launch and a synchronisation per layer for every scalar and combination. Only the products (Π(KᵀK),
 // K·m̃) stay per layer: they are structure-specific GEMMs.
 void SINGD::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
-  std::vector<size_t> batch;
-  size_t bytes = 0;
-  for (size_t l = 0; l <= num_layers() && ctx.failure.empty(); ++l) {
-    const size_t need = l < num_layers() ? 3 * (state_[l].K->nbytes() + state_[l].C->nbytes()) : 0;
-    if (!batch.empty() && (l == num_layers() || bytes + need > batch_bytes_)) {
-      update_batch(batch, ctx);
-      batch.clear();
-      bytes = 0;
-    }
-    if (l < num_layers() && statistics_due[l]) {  // K and C only change on statistics steps (§2.6)
-      batch.push_back(l);
-      bytes += need;
-    }
+  std::vector<size_t> due;  // K and C only change on statistics steps (§2.6)
+  for (size_t l = 0; l < num_layers(); ++l)
+    if (statistics_due[l]) due.push_back(l);
+  // Temporaries per layer: Π(KᵀK), I and K·m̃ next to each factor.
+  const auto temporaries = [&](size_t l) { return 3 * (state_[l].K->nbytes() + state_[l].C->nbytes()); };
+  for (const auto& batch : update_batches(due, temporaries)) {
+    update_batch(batch, ctx);
+    if (!ctx.failure.empty()) return;
   }
 }
 

@@ -48,13 +48,6 @@ class SINGD final : public CurvatureOptimizer {
 
   std::string type() const override { return "singd"; }
 
-  // The factor updates of the due layers run in batches, each stage one batched call (on CUDA one launch
-  // per 32 factors and one wait, instead of one per layer); a batch takes layers until their temporaries
-  // (Π(KᵀK), I and K·m̃ next to each factor) pass `bytes`, so large layers still go one at a time and the
-  // peak memory stays near the largest layer's. Default 64 MiB; 0 updates one layer at a time. No result
-  // depends on it.
-  void set_update_batch_bytes(size_t bytes) { batch_bytes_ = bytes; }
-
   // Read access to a layer's factors (m_K, m_C and the statistics may be null).
   const StructuredMatrix& K(size_t l) const { return *state_[l].K; }
   const StructuredMatrix& C(size_t l) const { return *state_[l].C; }
@@ -101,7 +94,6 @@ class SINGD final : public CurvatureOptimizer {
   std::vector<Extra> extra_;
   std::vector<LayerState> state_;
   double prev_grad_scale_;  // s_{t−1}
-  size_t batch_bytes_ = size_t{64} << 20;
 };
 
 }  // namespace ng::optim

@@ -130,30 +130,33 @@ TEST(Kfac, NonPositiveDefiniteFactorAbandonsTheStepNamingTheLayer) {
 // The layers' factors are inverted in one batched call: the step names the first layer (in order) whose
 // factor fails, whichever others fail too, and leaves the healthy layers unchanged.
 TEST(Kfac, BatchedInversesNameTheFirstFailingLayer) {
-  std::vector<std::unique_ptr<FakeLayer>> layers;
-  std::vector<std::pair<std::string, CurvatureLayer*>> named;
-  KFAC::Group g;
-  for (const char* name : {"ok", "first_bad", "second_bad"}) {
-    layers.push_back(std::make_unique<FakeLayer>(2, 2, false));
-    named.push_back({name, layers.back().get()});
-    g.params.push_back({std::string(name) + ".weight", &layers.back()->weight()});
+  for (size_t batch_bytes : {size_t{0}, size_t{1} << 30}) {  // one layer per batch, or all in one
+    std::vector<std::unique_ptr<FakeLayer>> layers;
+    std::vector<std::pair<std::string, CurvatureLayer*>> named;
+    KFAC::Group g;
+    for (const char* name : {"ok", "first_bad", "second_bad"}) {
+      layers.push_back(std::make_unique<FakeLayer>(2, 2, false));
+      named.push_back({name, layers.back().get()});
+      g.params.push_back({std::string(name) + ".weight", &layers.back()->weight()});
+    }
+    g.hyper.T = g.hyper.T_inv = 1;
+    g.hyper.damping = 0.0;
+    g.hyper.lr_cov = 1.0;  // A = aᵀa exactly: singular for a rank-1 a
+    KFAC opt(named, {g});
+    opt.set_update_batch_bytes(batch_bytes);
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const Tensor a = l == 0 ? Tensor::from_vector(std::vector<float>{1, 0, 0, 1}, {2, 2})  // aᵀa = I
+                              : Tensor::from_vector(std::vector<float>{1, 1}, {1, 2});
+      layers[l]->capture(a, a);  // gᵀg = aᵀa
+      layers[l]->weight().set_grad(Tensor::ones({2, 2}));
+    }
+    const auto before = layers[0]->weight().to_vector<float>();
+    const StepReport r = opt.step();
+    EXPECT_TRUE(r.skipped) << batch_bytes;
+    EXPECT_EQ(r.where, "first_bad") << batch_bytes;
+    EXPECT_EQ(layers[0]->weight().to_vector<float>(), before) << batch_bytes;
+    EXPECT_FALSE(opt.A_inv(0).defined()) << batch_bytes;  // nothing of the abandoned step is kept
   }
-  g.hyper.T = g.hyper.T_inv = 1;
-  g.hyper.damping = 0.0;
-  g.hyper.lr_cov = 1.0;  // A = aᵀa exactly: singular for a rank-1 a
-  KFAC opt(named, {g});
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const Tensor a = l == 0 ? Tensor::from_vector(std::vector<float>{1, 0, 0, 1}, {2, 2})  // aᵀa = I
-                            : Tensor::from_vector(std::vector<float>{1, 1}, {1, 2});
-    layers[l]->capture(a, a);  // gᵀg = aᵀa
-    layers[l]->weight().set_grad(Tensor::ones({2, 2}));
-  }
-  const auto before = layers[0]->weight().to_vector<float>();
-  const StepReport r = opt.step();
-  EXPECT_TRUE(r.skipped);
-  EXPECT_EQ(r.where, "first_bad");
-  EXPECT_EQ(layers[0]->weight().to_vector<float>(), before);
-  EXPECT_FALSE(opt.A_inv(0).defined());  // nothing of the abandoned step is kept
 }
 
 TEST(Kfac, StateMemoryCountsFactorsAndInverses) {
