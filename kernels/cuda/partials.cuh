@@ -2,11 +2,12 @@
 // its grid-stride share and writes one partial, then one block combines the partials in a fixed order and
 // the host reads the total. Same inputs, same bits, on every run.
 //
-//   double total = reduce_partials<SumOp>(like, n, [&](unsigned blocks, double* partial) {
+//   reduce_partials_to<SumOp>(like, n, [&](unsigned blocks, double* partial) {
 //     my_kernel<<<blocks, kThreads, 0, stream(dev)>>>(..., partial);   // partial[blockIdx.x] = block's share
-//   });
+//   }, dst);
 //
-// reduce_partials waits for the total; reduce_partials_to leaves it to arrive in page-locked host memory.
+// The total arrives in host memory without a wait (page-locked memory: valid after a synchronisation).
+// The ops, block_reduce and kMaxPartials also serve reductions of many items at once (optim_values.cu).
 #pragma once
 #include <cmath>
 
@@ -70,14 +71,6 @@ template <class Op, class F> void reduce_partials_to(const Tensor& like, int64_t
   finish_partials_kernel<Op><<<1, kThreads, 0, stream(dev)>>>(partial.as<double>(), blocks);
   NG_CUDA_LAUNCH_CHECK();
   NG_CUDA_CHECK(cudaMemcpyAsync(dst, partial.get(), sizeof(double), cudaMemcpyDeviceToHost, stream(dev)));
-}
-
-// The same, returning the result (one synchronisation).
-template <class Op, class F> double reduce_partials(const Tensor& like, int64_t n, F&& launch) {
-  double total = 0.0;
-  reduce_partials_to<Op>(like, n, launch, &total);
-  if (n > 0) NG_CUDA_CHECK(cudaStreamSynchronize(stream(like.device().index)));
-  return total;
 }
 
 }  // namespace ng::kernels::cuda
