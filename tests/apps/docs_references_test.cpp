@@ -25,6 +25,13 @@ const fs::path kRoot = NATGRAD_SOURCE_DIR;
 const std::string kDocs = "docs/singd.md";
 const std::string kSection = "\u00a7";  // the section sign, escaped so that this file passes its own check
 
+// The lines of `v`, one per line, for a failure message.
+std::string listed(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += "\n  " + s;
+  return out;
+}
+
 // Paths (relative to the source root) of the files a reader of the repository sees: everything but
 // build*/ and runs/ folders, caches, hidden folders other than .ci/, and binary files (a NUL byte).
 std::vector<std::string> repository_text_files() {
@@ -70,8 +77,8 @@ TEST(DocsReferences, NothingPointsAtTheExternalDesignNotes) {
         if (line.find(b) != std::string::npos) hits.push_back(rel + ":" + std::to_string(n) + " mentions " + b);
     }
   }
-  EXPECT_TRUE(hits.empty()) << hits.size() << " line(s) point outside the repository (use " << kDocs
-                            << " " << kSection << "N instead), e.g. " << (hits.empty() ? "" : hits[0]);
+  EXPECT_TRUE(hits.empty()) << hits.size() << " line(s) point outside the repository (use " << kDocs << " "
+                            << kSection << "N instead):" << listed(hits);
 }
 
 TEST(DocsReferences, EverySectionPointerNamesAnExistingSection) {
@@ -98,7 +105,7 @@ TEST(DocsReferences, EverySectionPointerNamesAnExistingSection) {
     }
   }
   EXPECT_GE(checked, 50) << "fewer section pointers than the code comments hold: is the scan reading the tree?";
-  EXPECT_TRUE(errors.empty()) << errors.size() << " bad section pointer(s), e.g. " << (errors.empty() ? "" : errors[0]);
+  EXPECT_TRUE(errors.empty()) << errors.size() << " bad section pointer(s):" << listed(errors);
 }
 
 }  // namespace
