@@ -8,7 +8,7 @@
 //     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
 //     statistics, and re-arms the capture for the next micro-batch;
 //   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
-//   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction D = precondition(Gm),
+//   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
 //     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (docs/singd.md §6.4);
 //   • all other parameters of the groups (BatchNorm, …) get the group's fallback rule (SGD or AdamW).
@@ -101,7 +101,7 @@ class CurvatureOptimizer : public Optimizer {
   // ctx.where: the first failing layer) to abandon the step. One call for all layers, so the derived
   // optimizer can batch the work across layers.
   virtual void update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) = 0;
-  // D = preconditioned Gm ([d_o, d_i], dtype of the weight), with the staged factors when updated.
+  // P = preconditioned Gm ([d_o, d_i], dtype of the weight), with the staged factors when updated.
   virtual Tensor precondition(size_t l, const Tensor& Gm) = 0;
   virtual void clear_statistics(size_t l) = 0;
   virtual size_t factor_bytes(size_t l) const = 0;

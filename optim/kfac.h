@@ -6,7 +6,7 @@
 //   statistics steps (t mod T = 0):  A ← (1 − θ)·A + θ·aᵀa,   G ← (1 − θ)·G + θ·gᵀg   (θ = lr_cov,
 //                                    i.e. an exponential moving average with decay 1 − θ)
 //   inverse steps (t mod T_inv = 0): A⁻¹ ← (A + λI)⁻¹, G⁻¹ ← (G + λI)⁻¹   (per-factor damping, Cholesky)
-//   every step:                      D = G⁻¹ · Gm · A⁻¹, then the shared SGD rule (curvature_optimizer.h).
+//   every step:                      P = G⁻¹ · Gm · A⁻¹, then the shared SGD rule (curvature_optimizer.h).
 // Precision: A, G and the inverses are stored in the factor dtypes (dtype_K for A, dtype_C for G). The
 // inversion reads the stored values and runs in float32 (float64 for float64 factors) — the step whose
 // failure in low precision the SINGD paper demonstrates; a factor that is not positive definite after

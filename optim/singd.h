@@ -10,7 +10,7 @@
 //   m̃_K = ½(1 − α1 if normalize_lr_cov)·(c1_K H_K + c2_K KtK − I) + α1 m_K      (likewise m̃_C)
 //   β_K = β1 / max(1, ‖m̃_K‖∞) if normalize_lr_cov else β1                     (likewise β_C)
 //   K ← K − β_K·K m̃_K,  C ← C − β_C·C m̃_C                                     (Jacobi: both from the old K, C)
-// Every step: D = C Cᵀ Gm K Kᵀ (Gm cast to dtype_K for the K products, to dtype_C for the C products),
+// Every step: P = C Cᵀ Gm K Kᵀ (Gm cast to dtype_K for the K products, to dtype_C for the C products),
 // then the shared SGD rule (curvature_optimizer.h). Structures of K and C are chosen per group
 // (optim/structures). Deviation from the reference (docs/singd.md §8): block-diagonal factors transpose
 // their blocks wherever the formulas have Kᵀ (the reference's quirk Q1 multiplies by K there).
