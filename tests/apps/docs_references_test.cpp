@@ -1,11 +1,12 @@
 // tests/apps/docs_references_test.cpp — the repository explains its mathematics in docs/singd.md and must
-// not lean on design notes that live outside it. Over every text file of the source tree (build folders,
-// run folders and hidden folders other than .ci/ left out): no mention of the external design notes
-// (the shared design folder, the SINGD spec file); every "§N" sits on a line that names docs/singd.md
+// not lean on design notes that live outside it. Over every tracked text file (git ls-files; outside a git
+// checkout, the source tree without build, run and hidden folders): no mention of the external design
+// notes (the shared design folder, the SINGD spec file); every "§N" sits on a line that names docs/singd.md
 // (code comments point there as "docs/singd.md §6.1"), and every such section exists as a "## N." or
 // "### N.M" heading of docs/singd.md — whose own "§N" cross-references are checked the same way.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -32,22 +33,44 @@ std::string listed(const std::vector<std::string>& v) {
   return out;
 }
 
-// Paths (relative to the source root) of the files a reader of the repository sees: everything but
-// build*/ and runs/ folders, caches, hidden folders other than .ci/, and binary files (a NUL byte).
-std::vector<std::string> repository_text_files() {
+// The files git tracks (paths relative to the source root), or none when git or the repository is absent.
+std::vector<std::string> tracked_files() {
   std::vector<std::string> out;
-  for (auto it = fs::recursive_directory_iterator(kRoot); it != fs::recursive_directory_iterator(); ++it) {
-    const std::string name = it->path().filename().string();
-    const std::string rel = fs::relative(it->path(), kRoot).generic_string();
-    if (it->is_directory()) {
-      const bool hidden = name.size() > 1 && name[0] == '.' && name != ".ci";
-      if (hidden || name.rfind("build", 0) == 0 || name == "runs" || name == "__pycache__" ||
-          rel == "data/cifar-10-batches-bin")
-        it.disable_recursion_pending();
-      continue;
+  const std::string cmd = "git -C '" + kRoot.string() + "' ls-files -z 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return out;
+  std::string name;
+  for (int c; (c = std::fgetc(pipe)) != EOF;) {
+    if (c != '\0') {
+      name += static_cast<char>(c);
+    } else if (!name.empty()) {
+      out.push_back(name);
+      name.clear();
     }
-    if (!it->is_regular_file()) continue;
-    const std::string text = read_file(it->path().string());
+  }
+  return pclose(pipe) == 0 ? out : std::vector<std::string>{};
+}
+
+// Paths (relative to the source root) of the text files a reader of the repository sees: the tracked ones,
+// or, outside a git checkout, everything but build*/ and runs/ folders, caches and hidden folders other
+// than .ci/. Binary files (a NUL byte) are left out.
+std::vector<std::string> repository_text_files() {
+  std::vector<std::string> candidates = tracked_files();
+  if (candidates.empty()) {
+    for (auto it = fs::recursive_directory_iterator(kRoot); it != fs::recursive_directory_iterator(); ++it) {
+      const std::string name = it->path().filename().string();
+      const std::string rel = fs::relative(it->path(), kRoot).generic_string();
+      const bool hidden = name.size() > 1 && name[0] == '.' && name != ".ci";
+      if (it->is_directory() && (hidden || name.rfind("build", 0) == 0 || name == "runs" ||
+                                 name == "__pycache__" || rel == "data/cifar-10-batches-bin"))
+        it.disable_recursion_pending();
+      else if (it->is_regular_file())
+        candidates.push_back(rel);
+    }
+  }
+  std::vector<std::string> out;
+  for (const std::string& rel : candidates) {
+    const std::string text = read_file((kRoot / rel).string());
     if (text.find('\0') == std::string::npos) out.push_back(rel);
   }
   return out;
