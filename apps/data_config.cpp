@@ -123,12 +123,15 @@ DataFacts data_facts(const DataSpec& s) {
     f.train_records = (s.train_subset > 0 ? std::min<int64_t>(s.train_subset, 50000) : 50000) - s.validation_size;
     return f;
   }
-  data::ImageDataset train;
+  data::ImageDataset train, test;
   try {
     train = first(data::load_image_folder((fs::path(root) / "train").string()), s.train_subset);
+    test = data::load_image_folder((fs::path(root) / "test").string());
   } catch (const Error& e) {
     throw ConfigError(std::string("data.root: ") + e.what());
   }
+  if (test.class_names != train.class_names)
+    throw ConfigError("data.root: " + root + "/test has other class folders than " + root + "/train");
   if (s.validation_size >= train.size())
     throw ConfigError("data.validation_size: expected fewer than the " + std::to_string(train.size()) +
                       " training records, got " + std::to_string(s.validation_size));

@@ -89,6 +89,7 @@ void check_cifar10_files(const std::string& root, int64_t records_per_file) {
   const fs::path dir = fs::path(root) / kCifarBatchDir;
   NG_CHECK(fs::is_directory(dir), "cifar10: no folder ", dir.string(), "; ", kCifarFetchHint);
   for (const char* name : cifar10_batch_files()) check_records(dir / name, records_per_file);
+  read_class_names(dir / "batches.meta.txt");
 }
 
 Cifar10 load_cifar10(const Cifar10Options& opts) {

@@ -44,7 +44,8 @@ struct Cifar10 {
 Cifar10 load_cifar10(const Cifar10Options& opts);
 
 // Checks that `<root>/cifar-10-batches-bin/` holds the six batch files, each exactly records_per_file
-// whole records (sizes only; labels are checked when read); an ng::Error naming the file otherwise.
+// whole records (sizes only; labels are checked when read), and batches.meta.txt with ten class names;
+// an ng::Error naming the file otherwise.
 void check_cifar10_files(const std::string& root, int64_t records_per_file = kCifarBatchRecords);
 
 // The six batch file names, training first.
