@@ -455,6 +455,29 @@ TEST_F(BadFiles, ACheckpointIsAlsoRefusedByEval) {
                  {bad, "tensor '0.weight' holds a non-finite value"}, "eval of a checkpoint with NaN");
 }
 
+TEST_F(BadFiles, NaNResultsInTheMetricsGiveASummaryWithNulls) {
+  // The run's last epoch line with NaN test results (written as null; padded to keep the byte count the
+  // checkpoint recorded); resuming the completed run rewrites summary.json from it.
+  TempDir dir;
+  const std::string copy = dir / "run";
+  fs::copy(run(), copy, fs::copy_options::recursive);
+  std::string metrics = read_file(copy + "/metrics.jsonl");
+  for (const char* key : {"\"test_accuracy\":", "\"test_loss\":"}) {
+    const size_t at = metrics.rfind(key) + std::string(key).size();
+    const size_t end = metrics.find_first_of(",}", at);
+    ASSERT_GE(end - at, 4u);
+    metrics.replace(at, end - at, "null" + std::string(end - at - 4, ' '));
+  }
+  write_file(copy + "/metrics.jsonl", metrics);
+  fs::remove(copy + "/summary.json");
+  const Bounded r = run_bounded({"train", "--resume", copy});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json sum = json::parse(read_file(copy + "/summary.json"));
+  EXPECT_TRUE(sum["final_test_accuracy"].is_null()) << sum.dump();
+  EXPECT_TRUE(sum["final_test_loss"].is_null()) << sum.dump();
+  EXPECT_TRUE(fs::exists(copy + "/report.html"));
+}
+
 // ---- datasets ---------------------------------------------------------------------------------------
 
 // A w×h 24-bit BMP of one colour (rows bottom-up, padded to 4 bytes).
