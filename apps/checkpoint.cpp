@@ -1,7 +1,11 @@
 // apps/checkpoint.cpp — saving and restoring training checkpoints (format in checkpoint.h).
 #include "apps/checkpoint.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.h"
+#include "core/json_input.h"
 #include "core/safetensors.h"
 #include "layers/state_io.h"
 
@@ -35,6 +39,35 @@ NamedTensors to_model_dtypes(const Module& model, NamedTensors tensors) {
   return tensors;
 }
 
+bool is_epoch_or_none(const nlohmann::json& v) { return v.is_number_integer() && v.get<int64_t>() >= -1; }
+
+nlohmann::json parse_metadata(const std::string& text) {
+  try {
+    return parse_json_strict(text);
+  } catch (const Error& e) {
+    NG_FAIL("the '", kTrainKey, "' metadata is not valid JSON: ", e.what());
+  }
+}
+
+// Every tensor belongs to the model or to the optimizer (each checked by its own loader).
+void check_tensor_names(const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors)
+    NG_CHECK(name.rfind(kModelPrefix, 0) == 0 || name.rfind(kOptimizerPrefix, 0) == 0, "unknown tensor '",
+             text_excerpt(name), "' (a checkpoint holds only '", kModelPrefix, "…' and '", kOptimizerPrefix,
+             "…' tensors)");
+}
+
+// Weights and optimizer state are finite: training never keeps a step that made them NaN or infinite.
+void check_finite(const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors) {
+    if (!is_floating(t.dtype())) continue;
+    const std::vector<double> v = t.to(DType::f64).to_vector<double>();
+    const auto bad = std::find_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); });
+    NG_CHECK(bad == v.end(), "tensor '", text_excerpt(name), "' holds a non-finite value (", *bad, " at flat index ",
+             bad - v.begin(), ")");
+  }
+}
+
 }  // namespace
 
 nlohmann::json TrainState::to_json() const {
@@ -56,23 +89,41 @@ nlohmann::json TrainState::to_json() const {
 }
 
 TrainState TrainState::from_json(const nlohmann::json& j) {
+  auto count = [&](const char* key) {
+    return json_member(j, "checkpoint", "state", key, json_is::count, "a non-negative integer").get<int64_t>();
+  };
+  auto number = [&](const char* key) {
+    return json_member(j, "checkpoint", "state", key, json_is::finite, "a finite number").get<double>();
+  };
   TrainState s;
-  s.epoch = j.at("epoch");
-  s.epoch_step = j.at("epoch_step");
-  s.global_step = j.at("global_step");
-  s.elapsed = j.at("elapsed");
-  s.epoch_seconds = j.at("epoch_seconds");
-  s.epoch_loss_sum = j.at("epoch_loss_sum");
-  s.epoch_correct = j.at("epoch_correct");
-  s.epoch_seen = j.at("epoch_seen");
-  s.best_accuracy = j.at("best_accuracy");
-  s.best_epoch = j.at("best_epoch");
-  s.time_to_target = j.at("time_to_target");
-  s.skipped_steps = j.at("skipped_steps");
-  s.consecutive_skips = j.at("consecutive_skips");
-  s.metrics_bytes = j.at("metrics_bytes");
-  s.curvature_bytes = j.at("curvature_bytes");
+  s.epoch = count("epoch");
+  s.epoch_step = count("epoch_step");
+  s.global_step = count("global_step");
+  s.elapsed = number("elapsed");
+  s.epoch_seconds = number("epoch_seconds");
+  s.epoch_loss_sum = number("epoch_loss_sum");
+  s.epoch_correct = count("epoch_correct");
+  s.epoch_seen = count("epoch_seen");
+  s.best_accuracy = number("best_accuracy");
+  s.best_epoch = json_member(j, "checkpoint", "state", "best_epoch", is_epoch_or_none, "an integer >= -1").get<int64_t>();
+  s.time_to_target = number("time_to_target");
+  s.skipped_steps = count("skipped_steps");
+  s.consecutive_skips = count("consecutive_skips");
+  s.metrics_bytes = static_cast<uint64_t>(count("metrics_bytes"));
+  s.curvature_bytes = static_cast<uint64_t>(count("curvature_bytes"));
   return s;
+}
+
+void TrainState::check_progress(int64_t steps_per_epoch, int64_t epochs) const {
+  NG_CHECK(epoch <= epochs, "checkpoint: state.epoch = ", epoch, " is beyond the run's ", epochs, " epochs");
+  NG_CHECK(epoch_step < steps_per_epoch && (epoch < epochs || epoch_step == 0), "checkpoint: state.epoch_step = ",
+           epoch_step, " does not fit epoch ", epoch, " of ", epochs, " (", steps_per_epoch, " batches per epoch)");
+  NG_CHECK(global_step == epoch * steps_per_epoch + epoch_step, "checkpoint: state.global_step = ", global_step,
+           ", expected ", epoch * steps_per_epoch + epoch_step, " (epoch ", epoch, " × ", steps_per_epoch,
+           " batches + epoch_step ", epoch_step, ")");
+  NG_CHECK(best_epoch <= epoch && consecutive_skips <= skipped_steps && skipped_steps <= global_step,
+           "checkpoint: state.best_epoch, skipped_steps or consecutive_skips out of range for global_step ",
+           global_step);
 }
 
 void save_checkpoint(const std::string& path, const Module& model, const optim::Optimizer& opt,
@@ -81,36 +132,54 @@ void save_checkpoint(const std::string& path, const Module& model, const optim::
   for (const auto& [name, t] : state_tensors(model)) tensors.emplace_back(kModelPrefix + name, t);
   for (auto& nt : opt.state_tensors(kOptimizerPrefix)) tensors.push_back(std::move(nt));
   nlohmann::json train = {{"format_version", kFormatVersion}, {"state", state.to_json()}, {"config", config}};
+  train["generators"] = nlohmann::json::object();
   for (const auto& [name, g] : generators) train["generators"][name] = {{"seed", g->seed()}, {"offset", g->offset()}};
   save_safetensors(path, tensors, {{kTrainKey, train.dump()}, {kOptimizerKey, opt.state_metadata()}});
 }
 
 TrainState load_checkpoint(const std::string& path, Module& model, optim::Optimizer& opt,
-                           const GeneratorRefs& generators, const nlohmann::json& config) {
+                           const GeneratorRefs& generators, const nlohmann::json& config, int64_t steps_per_epoch,
+                           int64_t epochs) {
   const SafetensorsFile f = load_safetensors(path);
-  const auto train_it = f.metadata.find(kTrainKey), opt_it = f.metadata.find(kOptimizerKey);
-  NG_CHECK(train_it != f.metadata.end() && opt_it != f.metadata.end(), path,
-           ": not a natgrad checkpoint (no '", kTrainKey, "' metadata)");
-  const nlohmann::json train = nlohmann::json::parse(train_it->second);
-  NG_CHECK(train.value("format_version", 0) == kFormatVersion, path, ": checkpoint format version ",
-           train.value("format_version", 0), ", expected ", kFormatVersion);
-  NG_CHECK(train.at("config") == config, path, ": the checkpoint was written by a run with another config");
-  load_state_tensors(model, with_prefix_removed(f.tensors, kModelPrefix), path);
-  opt.load_state_tensors(f, opt_it->second, kOptimizerPrefix);
-  for (const auto& [name, g] : generators) {
-    NG_CHECK(train.contains("generators") && train["generators"].contains(name), path,
-             ": no state for the generator of '", name, "'");
-    const auto& gj = train["generators"][name];
-    NG_CHECK(gj.at("seed").get<uint64_t>() == g->seed(), path, ": generator of '", name, "' has another seed");
-    g->set_offset(gj.at("offset").get<uint64_t>());
+  try {
+    const auto train_it = f.metadata.find(kTrainKey), opt_it = f.metadata.find(kOptimizerKey);
+    NG_CHECK(train_it != f.metadata.end() && opt_it != f.metadata.end(), "not a natgrad checkpoint (no '", kTrainKey,
+             "' and '", kOptimizerKey, "' metadata)");
+    const nlohmann::json train = parse_metadata(train_it->second);
+    const int64_t version = json_member(train, "checkpoint", "", "format_version", json_is::count, "an integer").get<int64_t>();
+    NG_CHECK(version == kFormatVersion, "checkpoint format version ", version, ", expected ", kFormatVersion);
+    NG_CHECK(train.contains("config") && train["config"] == config,
+             "the checkpoint was written by a run with another config");
+    check_tensor_names(f.tensors);
+    check_finite(f.tensors);
+    TrainState st = TrainState::from_json(json_member(train, "checkpoint", "", "state", json_is::object, "an object"));
+    st.check_progress(steps_per_epoch, epochs);
+    load_state_tensors(model, with_prefix_removed(f.tensors, kModelPrefix), "model");
+    opt.load_state_tensors(f, opt_it->second, kOptimizerPrefix);
+    const auto& gens = json_member(train, "checkpoint", "", "generators", json_is::object, "an object");
+    NG_CHECK(gens.size() == generators.size(), "checkpoint: field 'generators' has ", gens.size(),
+             " entries, the model has ", generators.size(), " dropout generators");
+    for (const auto& [name, g] : generators) {
+      const auto& gj = json_member(gens, "checkpoint", "generators", name, json_is::object, "an object");
+      NG_CHECK(json_member(gj, "checkpoint", "generators." + name, "seed", json_is::count, "an integer") == g->seed(),
+               "checkpoint: generator of '", name, "' has another seed");
+      g->set_offset(json_member(gj, "checkpoint", "generators." + name, "offset", json_is::count, "an integer").get<uint64_t>());
+    }
+    return st;
+  } catch (const Error& e) {
+    NG_FAIL(path, ": ", e.what());
   }
-  return TrainState::from_json(train.at("state"));
 }
 
 void load_weights(Module& model, const std::string& path) {
   const SafetensorsFile f = load_safetensors(path);
   const bool checkpoint = f.metadata.count(kTrainKey) > 0;
   NamedTensors tensors = checkpoint ? with_prefix_removed(f.tensors, kModelPrefix) : f.tensors;
+  try {
+    check_finite(tensors);
+  } catch (const Error& e) {
+    NG_FAIL(path, ": ", e.what());
+  }
   load_state_tensors(model, to_model_dtypes(model, std::move(tensors)), path);
 }
 

@@ -40,7 +40,11 @@ struct TrainState {
   uint64_t metrics_bytes = 0, curvature_bytes = 0;
 
   nlohmann::json to_json() const;
+  // Every field present with the right type and range; an error names the field.
   static TrainState from_json(const nlohmann::json& j);
+  // The position fits a run of `epochs` epochs of `steps_per_epoch` batches (global_step = epoch ×
+  // steps_per_epoch + epoch_step); an error names the field.
+  void check_progress(int64_t steps_per_epoch, int64_t epochs) const;
 };
 
 using GeneratorRefs = std::vector<std::pair<std::string, Generator*>>;
@@ -48,13 +52,17 @@ using GeneratorRefs = std::vector<std::pair<std::string, Generator*>>;
 void save_checkpoint(const std::string& path, const Module& model, const optim::Optimizer& opt,
                      const TrainState& state, const GeneratorRefs& generators, const nlohmann::json& config);
 
-// Restores model, optimizer, state and generators. The checkpoint must come from a run of `config`.
+// Restores model, optimizer, state and generators. The checkpoint must come from a run of `config` and be
+// complete and consistent: only model and optimizer tensors, all of them (checkpoint.cpp and
+// Optimizer::load_state_tensors), finite values, a position inside the run (TrainState::check_progress).
+// Every error names `path`.
 TrainState load_checkpoint(const std::string& path, Module& model, optim::Optimizer& opt,
-                           const GeneratorRefs& generators, const nlohmann::json& config);
+                           const GeneratorRefs& generators, const nlohmann::json& config, int64_t steps_per_epoch,
+                           int64_t epochs);
 
 // Loads model weights (parameters and buffers, strictly by name) from a weights file (final.safetensors,
 // a PyTorch state_dict saved with safetensors) or from a checkpoint; values are converted to the model's
-// dtypes.
+// dtypes. NaN or infinite values are an error naming the file and the first such tensor.
 void load_weights(Module& model, const std::string& path);
 
 }  // namespace ng::app

@@ -1,9 +1,13 @@
 // apps/config_reader.cpp — strict JSON config access with path-naming errors.
 #include "apps/config_reader.h"
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/json_input.h"
 
 namespace ng::app {
 
@@ -36,7 +40,10 @@ void ConfigNode::resolve(const std::string& key, const nlohmann::json& value) {
   if (out_) (*out_)[key] = value;
 }
 
-std::string ConfigNode::key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+std::string ConfigNode::key_path(const std::string& key) const {
+  const std::string k = text_excerpt(key, kExcerptChars / 2);
+  return path_.empty() ? k : path_ + "." + k;
+}
 
 bool ConfigNode::has(const std::string& key) const { return j_.contains(key); }
 
@@ -54,7 +61,7 @@ const nlohmann::json* ConfigNode::get(const std::string& key) {
 
 void ConfigNode::fail(const std::string& key, const std::string& expected, const nlohmann::json& got) const {
   std::ostringstream os;
-  os << key_path(key) << ": expected " << expected << ", got " << got.dump() << " (" << type_of(got) << ")";
+  os << key_path(key) << ": expected " << expected << ", got " << json_excerpt(got) << " (" << type_of(got) << ")";
   throw ConfigError(os.str());
 }
 
@@ -188,33 +195,41 @@ void ConfigNode::finish() const {
 }
 
 nlohmann::json read_json_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ConfigError(path + ": is a folder, expected a JSON config file");
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot open config file");
   try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+    return parse_json_strict(in);
+  } catch (const JsonSyntaxError& e) {
     throw ConfigError(path + ": invalid JSON: " + e.what());
+  } catch (const JsonLimitError& e) {
+    throw ConfigError(path + ": " + e.what());
   }
 }
 
 void apply_override(nlohmann::json& config, const std::string& assignment) {
+  const std::string shown = "--set " + text_excerpt(assignment);
   const size_t eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set " + assignment + ": expected path.to.key=value");
+  if (eq == std::string::npos || eq == 0) throw ConfigError(shown + ": expected path.to.key=value");
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  if (std::count(path.begin(), path.end(), '.') >= kMaxJsonDepth)
+    throw ConfigError(shown + ": key path deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   nlohmann::json value;
   try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error&) {
+    value = parse_json_strict(text);
+  } catch (const JsonSyntaxError&) {
     value = text;
+  } catch (const JsonLimitError& e) {
+    throw ConfigError(shown + ": " + e.what());
   }
   nlohmann::json* node = &config;
   size_t start = 0;
   while (true) {
     const size_t dot = path.find('.', start);
     const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (key.empty()) throw ConfigError("--set " + assignment + ": empty key in path '" + path + "'");
-    if (!node->is_object()) throw ConfigError("--set " + assignment + ": '" + key + "' is inside a non-object");
+    if (key.empty()) throw ConfigError(shown + ": empty key in path '" + text_excerpt(path) + "'");
+    if (!node->is_object()) throw ConfigError(shown + ": '" + text_excerpt(key) + "' is inside a non-object");
     if (dot == std::string::npos) {
       (*node)[key] = value;
       return;

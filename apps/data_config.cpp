@@ -107,14 +107,37 @@ std::string resolve_data_root(const DataSpec& s) {
     if (!fs::is_regular_file(p))
       throw ConfigError("data.root: " + p.string() + " is missing; " + data::kCifarFetchHint);
   }
+  try {
+    data::check_cifar10_files(root);
+  } catch (const Error& e) {
+    throw ConfigError(std::string("data.root: ") + e.what());
+  }
   return root;
 }
 
-InputGeometry data_geometry(const DataSpec& s) {
+DataFacts data_facts(const DataSpec& s) {
   const std::string root = resolve_data_root(s);
-  if (s.dataset == "cifar10") return InputGeometry{3, 32, 32, 10};
-  const data::ImageDataset train = data::load_image_folder((fs::path(root) / "train").string());
-  return InputGeometry{train.channels, train.height, train.width, static_cast<int64_t>(train.class_names.size())};
+  DataFacts f;
+  if (s.dataset == "cifar10") {
+    f.geometry = InputGeometry{3, 32, 32, 10};
+    f.train_records = (s.train_subset > 0 ? std::min<int64_t>(s.train_subset, 50000) : 50000) - s.validation_size;
+    return f;
+  }
+  data::ImageDataset train, test;
+  try {
+    train = first(data::load_image_folder((fs::path(root) / "train").string()), s.train_subset);
+    test = data::load_image_folder((fs::path(root) / "test").string());
+  } catch (const Error& e) {
+    throw ConfigError(std::string("data.root: ") + e.what());
+  }
+  if (test.class_names != train.class_names)
+    throw ConfigError("data.root: " + root + "/test has other class folders than " + root + "/train");
+  if (s.validation_size >= train.size())
+    throw ConfigError("data.validation_size: expected fewer than the " + std::to_string(train.size()) +
+                      " training records, got " + std::to_string(s.validation_size));
+  f.geometry = InputGeometry{train.channels, train.height, train.width, static_cast<int64_t>(train.class_names.size())};
+  f.train_records = train.size() - s.validation_size;
+  return f;
 }
 
 Datasets load_datasets(const DataSpec& s, uint64_t seed) {

@@ -40,8 +40,13 @@ DataSpec parse_data(ConfigNode node);
 // The data root the run will read, with every file it needs present; a ConfigError naming "data.root"
 // (and the missing file, and how to fetch CIFAR-10) otherwise.
 std::string resolve_data_root(const DataSpec& spec);
-// Geometry and classes without decoding the images (CIFAR-10: known; image folders: read).
-InputGeometry data_geometry(const DataSpec& spec);
+struct DataFacts {
+  InputGeometry geometry;
+  int64_t train_records = 0;  // the training split a run trains on (after train_subset and validation_size)
+};
+// Geometry, classes and training-split size without decoding CIFAR-10 (known) or with it (image folders:
+// an unreadable folder or image is a ConfigError naming data.root).
+DataFacts data_facts(const DataSpec& spec);
 
 struct Datasets {
   std::string root;

@@ -36,6 +36,7 @@ int run_eval_command(const std::vector<std::string>& argv) {
     if (!a.has("--config")) throw UsageError("--config CONFIG is required");
     if (!std::filesystem::is_regular_file(a.positional[0])) throw UsageError(a.positional[0] + ": no such file");
     const RunConfig cfg = load_run_config(a.value("--config"), a.all("--set"));
+    require_device(cfg);
     set_num_threads(cfg.threads > 0 ? static_cast<int>(cfg.threads)
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const Datasets ds = load_datasets(cfg.data, cfg.seed);

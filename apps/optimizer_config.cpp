@@ -247,28 +247,44 @@ std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerSpec& s, Module
   return opt;
 }
 
-void bind_schedules(optim::Optimizer& opt, const std::vector<ScheduleSpec>& schedules, int64_t spe, int64_t epochs) {
+namespace {
+optim::SchedulePtr make_schedule(const ScheduleSpec& s, int64_t spe, int64_t epochs) {
   const int64_t total = spe * epochs;
-  for (const auto& s : schedules) {
-    const int64_t warm = epochs_to_steps(s.warmup_epochs, spe);
-    const int64_t rest = std::max<int64_t>(1, total - warm);
-    optim::SchedulePtr p;
-    if (s.type == "constant") {
-      p = optim::constant_schedule();
-    } else if (s.type == "step") {
-      p = optim::step_schedule(std::max<int64_t>(1, epochs_to_steps(s.step_epochs, spe)), s.gamma);
-    } else if (s.type == "multistep") {
-      std::vector<int64_t> m;
-      for (double e : s.milestones_epochs) m.push_back(std::max<int64_t>(0, epochs_to_steps(e, spe) - warm));
-      p = optim::multistep_schedule(m, s.gamma);
-    } else if (s.type == "cosine") {
-      p = optim::cosine_schedule(rest, s.final_factor);
-    } else {
-      p = optim::one_cycle_schedule(std::max<int64_t>(2, total), s.pct_start, s.div_factor, s.final_div_factor);
-    }
-    if (warm > 0) p = optim::warmup_schedule(warm, s.warmup_start_factor, p);
-    opt.set_schedule(s.hyper, p);
+  const int64_t warm = epochs_to_steps(s.warmup_epochs, spe);
+  const int64_t rest = std::max<int64_t>(1, total - warm);
+  optim::SchedulePtr p;
+  if (s.type == "constant") {
+    p = optim::constant_schedule();
+  } else if (s.type == "step") {
+    p = optim::step_schedule(std::max<int64_t>(1, epochs_to_steps(s.step_epochs, spe)), s.gamma);
+  } else if (s.type == "multistep") {
+    std::vector<int64_t> m;
+    for (double e : s.milestones_epochs) m.push_back(std::max<int64_t>(0, epochs_to_steps(e, spe) - warm));
+    p = optim::multistep_schedule(m, s.gamma);
+  } else if (s.type == "cosine") {
+    p = optim::cosine_schedule(rest, s.final_factor);
+  } else {
+    p = optim::one_cycle_schedule(std::max<int64_t>(2, total), s.pct_start, s.div_factor, s.final_div_factor);
   }
+  if (warm > 0) p = optim::warmup_schedule(warm, s.warmup_start_factor, p);
+  return p;
+}
+}  // namespace
+
+void check_schedules(const std::vector<ScheduleSpec>& schedules, int64_t spe, int64_t epochs) {
+  for (const auto& s : schedules) {
+    try {
+      make_schedule(s, spe, epochs);
+    } catch (const Error& e) {
+      throw ConfigError("schedules." + s.hyper + ": does not fit the run's " + std::to_string(spe * epochs) +
+                        " steps (" + std::to_string(epochs) + " epochs of " + std::to_string(spe) +
+                        " batches): " + e.what());
+    }
+  }
+}
+
+void bind_schedules(optim::Optimizer& opt, const std::vector<ScheduleSpec>& schedules, int64_t spe, int64_t epochs) {
+  for (const auto& s : schedules) opt.set_schedule(s.hyper, make_schedule(s, spe, epochs));
 }
 
 double current_lr(const optim::Optimizer& opt) { return opt.hyper(0, "lr"); }

@@ -50,6 +50,9 @@ struct ScheduleSpec {
 std::vector<ScheduleSpec> parse_schedules(ConfigNode node, const OptimizerSpec& opt, double epochs);
 
 std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerSpec& spec, Module& model);
+// A ConfigError naming "schedules.<hyper>" when a schedule cannot be built for the run's steps (e.g. a
+// one_cycle whose warm-up phase, pct_start × steps, is under one step).
+void check_schedules(const std::vector<ScheduleSpec>& schedules, int64_t steps_per_epoch, int64_t epochs);
 // Binds every schedule (call before loading a checkpoint, which restores the bases).
 void bind_schedules(optim::Optimizer& opt, const std::vector<ScheduleSpec>& schedules, int64_t steps_per_epoch,
                     int64_t epochs);

@@ -3,6 +3,10 @@
 
 #include <filesystem>
 
+#ifdef NATGRAD_WITH_CUDA
+#include "kernels/memory.h"
+#endif
+
 namespace ng::app {
 
 RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_name) {
@@ -17,7 +21,7 @@ RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_n
   try {
     c.device = Device::parse(device);
   } catch (const Error&) {
-    n.fail("device", "\"cpu\", \"cuda\" or \"cuda:N\"", nlohmann::json(device));
+    n.fail("device", "\"cpu\", \"cuda\" or \"cuda:N\" (N < 16)", nlohmann::json(device));
   }
   c.threads = n.integer("threads", 0, 0, 1024);
   c.precision = n.choice("precision", "float32", {"float32", "bfloat16"}) == "float32" ? DType::f32 : DType::bf16;
@@ -57,8 +61,32 @@ RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_n
   l.finish();
   n.finish();
 
-  check_model(c.model, data_geometry(c.data));
+  const DataFacts data = data_facts(c.data);
+  check_model(c.model, data.geometry);
+  const int64_t steps_per_epoch = c.data.drop_last ? data.train_records / c.train.batch_size
+                                                   : (data.train_records + c.train.batch_size - 1) / c.train.batch_size;
+  if (steps_per_epoch == 0)
+    throw ConfigError("train.batch_size: " + std::to_string(c.train.batch_size) + " is larger than the " +
+                      std::to_string(data.train_records) + " training images and data.drop_last is on: no batch to train on");
+  check_schedules(c.schedules, steps_per_epoch, c.train.epochs);
   return c;
+}
+
+std::string device_unavailable(Device d) {
+  if (d.is_cpu()) return "";
+#ifdef NATGRAD_WITH_CUDA
+  const int n = kernels::cuda::device_count();
+  if (d.index < n) return "";
+  return n == 0 ? "no CUDA device is visible on this machine"
+                : std::to_string(n) + " CUDA device(s) visible (cuda:0 to cuda:" + std::to_string(n - 1) + ")";
+#else
+  return "this natgrad was built without CUDA (NATGRAD_CUDA=OFF)";
+#endif
+}
+
+void require_device(const RunConfig& cfg) {
+  const std::string why = device_unavailable(cfg.device);
+  if (!why.empty()) throw ConfigError("device: \"" + cfg.device.str() + "\" cannot be used: " + why);
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -62,8 +62,15 @@ struct RunConfig {
 };
 
 // Reads and checks `config` (`default_name` names the run when the config has no "name"): every key,
-// the data root and its files, and whether the model fits the data's geometry.
+// the data root and its files, whether the model fits the data's geometry, and whether the batch size and
+// the schedules fit the number of training images.
 RunConfig parse_run_config(const nlohmann::json& config, const std::string& default_name);
+
+// Why `d` cannot run here ("" when it can): a CUDA device in a build without CUDA, or an index at or past
+// the number of visible devices. require_device throws it as a ConfigError naming "device" (train and
+// eval call it before doing anything; validate only warns, since a config may be meant for another machine).
+std::string device_unavailable(Device d);
+void require_device(const RunConfig& cfg);
 
 // Reads CONFIG (a file), applies the `--set path=value` overrides, parses it.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides);

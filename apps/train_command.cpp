@@ -48,6 +48,22 @@ void differences(const nlohmann::json& a, const nlohmann::json& b, const std::st
     if (!a.contains(it.key())) out.push_back(sub(it.key()));
 }
 
+// Prepares the run directory and trains. When the run fails with an error before its first checkpoint,
+// a directory this call created is removed again (it holds nothing to resume), so the same --out can be
+// used for the next try.
+TrainOutcome train_in_run_dir(const RunConfig& cfg, const TrainOptions& o) {
+  const bool created = !o.resume && !std::filesystem::exists(o.run_dir);
+  try {
+    prepare_run_dir(cfg, o);
+    return train_run(cfg, o, std::cout, STDOUT_FILENO);
+  } catch (...) {
+    std::error_code ec;
+    if (created && !std::filesystem::exists(RunPaths{o.run_dir}.last_checkpoint(), ec))
+      std::filesystem::remove_all(o.run_dir, ec);
+    throw;
+  }
+}
+
 }  // namespace
 
 int run_train_command(const std::vector<std::string>& argv) {
@@ -93,8 +109,8 @@ int run_train_command(const std::vector<std::string>& argv) {
       if (!o.init_weights.empty() && !std::filesystem::is_regular_file(o.init_weights))
         throw UsageError("--init " + o.init_weights + ": no such file");
     }
-    prepare_run_dir(cfg, o);
-    const TrainOutcome r = train_run(cfg, o, std::cout, STDOUT_FILENO);
+    require_device(cfg);
+    const TrainOutcome r = train_in_run_dir(cfg, o);
     const auto& s = r.summary;
     if (!r.ok) {
       std::cerr << "natgrad train: " << r.error << "\nrun directory: " << o.run_dir << "\n";

@@ -122,17 +122,15 @@ void build(Session& s, const TrainOptions& o) {
 
   s.train = std::make_unique<data::Loader>(
       s.data.train, train_loader_options(cfg.data, s.data, cfg.train.batch_size, cfg.seed, cfg.precision));
-  s.steps_per_epoch = s.train->steps_per_epoch();
-  if (s.steps_per_epoch == 0)
-    throw ConfigError("train.batch_size: " + std::to_string(cfg.train.batch_size) + " is larger than the " +
-                      std::to_string(tr.size()) + " training images and data.drop_last is on: no batch to train on");
+  s.steps_per_epoch = s.train->steps_per_epoch();  // > 0: parse_run_config checked batch_size against the data
   bind_schedules(*s.opt, cfg.schedules, s.steps_per_epoch, cfg.train.epochs);
   const auto eval_opts = eval_loader_options(cfg.data, s.data, cfg.eval.batch_size, cfg.precision);
   s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
   if (s.data.validation->size() > 0) s.validation = std::make_unique<data::Loader>(s.data.validation, eval_opts);
 
   if (o.resume && fs::exists(s.paths.last_checkpoint())) {
-    s.st = load_checkpoint(s.paths.last_checkpoint(), *s.model, *s.opt, s.generators, cfg.resolved);
+    s.st = load_checkpoint(s.paths.last_checkpoint(), *s.model, *s.opt, s.generators, cfg.resolved, s.steps_per_epoch,
+                           cfg.train.epochs);
   }
   s.metrics.truncate(s.st.metrics_bytes);
   s.curvature.truncate(s.st.curvature_bytes);
@@ -154,9 +152,9 @@ nlohmann::json make_summary(const Session& s, const std::string& status, const s
     if (line.value("kind", "") != "epoch") continue;
     epoch_seconds += line.value("epoch_seconds", 0.0);
     ++epochs;
-    if (line.contains("test_accuracy")) {
-      final_acc = line["test_accuracy"];
-      final_loss = line["test_loss"];
+    if (line.contains("test_accuracy")) {  // NaN results are recorded as null
+      final_acc = line["test_accuracy"].is_number() ? line["test_accuracy"].get<double>() : -1.0;
+      final_loss = line["test_loss"].is_number() ? line["test_loss"].get<double>() : -1.0;
     }
   }
   const double target = s.cfg.eval.target_accuracy;
@@ -168,7 +166,7 @@ nlohmann::json make_summary(const Session& s, const std::string& status, const s
           {"epochs", epochs},
           {"steps", s.st.global_step},
           {"final_test_accuracy", number_or_null(final_acc, final_acc >= 0)},
-          {"final_test_loss", number_or_null(final_loss, final_acc >= 0)},
+          {"final_test_loss", number_or_null(final_loss, final_loss >= 0)},
           {"best_test_accuracy", number_or_null(s.st.best_accuracy, s.st.best_accuracy >= 0)},
           {"best_epoch", s.st.best_epoch >= 0 ? nlohmann::json(s.st.best_epoch) : nlohmann::json(nullptr)},
           {"target_accuracy", number_or_null(target, target > 0)},

@@ -12,8 +12,10 @@ namespace {
 const char* kUsage =
     "usage: natgrad validate CONFIG [--set path.to.key=VALUE ...] [--print]\n"
     "\n"
-    "Reads CONFIG as `natgrad train` would: unknown keys, wrong types, out-of-range values, missing data\n"
-    "files and a model that does not fit the data are errors naming the JSON path. Nothing is trained.\n"
+    "Reads CONFIG as `natgrad train` would: unknown keys, wrong types, out-of-range values, missing or\n"
+    "unreadable data files, a model that does not fit the data and a batch size or schedule that does not\n"
+    "fit the number of training images are errors naming the JSON path. A device this machine cannot use\n"
+    "is a warning (the config may be meant for another machine). Nothing is trained.\n"
     "\n"
     "options:\n"
     "  --set KEY=VALUE  override a config key; repeatable\n"
@@ -32,6 +34,9 @@ int run_validate_command(const std::vector<std::string>& argv) {
     }
     if (a.positional.size() != 1) throw UsageError("expected one CONFIG");
     const RunConfig cfg = load_run_config(a.positional[0], a.all("--set"));
+    if (const std::string why = device_unavailable(cfg.device); !why.empty())
+      std::cerr << "natgrad validate: warning: device \"" << cfg.device.str() << "\" cannot be used here (" << why
+                << "); `natgrad train` on this machine would refuse it\n";
     if (a.switches.count("--print")) {
       std::cout << cfg.resolved.dump(2) << "\n";
     } else {

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_input.h"
 
 namespace ng {
 
@@ -153,11 +154,11 @@ uint64_t read_u64_le(const unsigned char* b) {
 
 // Parses one tensor entry of the header; `where` prefixes every error.
 InEntry parse_entry(const std::string& where, const std::string& name, const nlohmann::json& e) {
-  const std::string at = where + ": tensor '" + name + "'";
-  NG_CHECK(e.is_object(), at, ": expected an object {dtype, shape, data_offsets}, got ", e.dump());
+  const std::string at = where + ": tensor '" + text_excerpt(name) + "'";
+  NG_CHECK(e.is_object(), at, ": expected an object {dtype, shape, data_offsets}, got ", json_excerpt(e));
   for (const auto& [k, v] : e.items()) {
     (void)v;
-    NG_CHECK(k == "dtype" || k == "shape" || k == "data_offsets", at, ": unexpected field '", k,
+    NG_CHECK(k == "dtype" || k == "shape" || k == "data_offsets", at, ": unexpected field '", text_excerpt(k),
              "' (expected dtype, shape, data_offsets)");
   }
   NG_CHECK(e.contains("dtype") && e["dtype"].is_string(), at, ": expected a string field 'dtype'");
@@ -165,22 +166,22 @@ InEntry parse_entry(const std::string& where, const std::string& name, const nlo
   NG_CHECK(e.contains("data_offsets") && e["data_offsets"].is_array() && e["data_offsets"].size() == 2 &&
                e["data_offsets"][0].is_number_unsigned() && e["data_offsets"][1].is_number_unsigned(),
            at, ": expected 'data_offsets' = [begin, end] (non-negative integers), got ",
-           e.value("data_offsets", nlohmann::json()).dump());
+           json_excerpt(e.value("data_offsets", nlohmann::json())));
 
   InEntry out;
   out.name = name;
   const std::string dt = e["dtype"].get<std::string>();
   const DTypeInfo* info = info_from_name(dt);
-  NG_CHECK(info, at, ": unknown dtype '", dt, "' (natgrad reads F32, BF16, F64, I64)");
+  NG_CHECK(info, at, ": unknown dtype '", text_excerpt(dt), "' (natgrad reads F32, BF16, F64, I64)");
   out.dtype = info->dtype;
 
   uint64_t count = 1;
   for (const auto& d : e["shape"]) {
     NG_CHECK(d.is_number_unsigned(), at, ": shape entries must be non-negative integers, got ",
-             e["shape"].dump());
+             json_excerpt(e["shape"]));
     uint64_t v = d.get<uint64_t>();
     NG_CHECK(v <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(count, v, &count), at,
-             ": shape ", e["shape"].dump(), " overflows");
+             ": shape ", json_excerpt(e["shape"]), " overflows");
     out.shape.push_back(static_cast<int64_t>(v));
   }
   out.begin = e["data_offsets"][0].get<uint64_t>();
@@ -189,39 +190,30 @@ InEntry parse_entry(const std::string& where, const std::string& name, const nlo
            "] must satisfy begin <= end");
   uint64_t bytes = 0;
   NG_CHECK(!__builtin_mul_overflow(count, static_cast<uint64_t>(dtype_size(out.dtype)), &bytes), at,
-           ": shape ", e["shape"].dump(), " overflows");
+           ": shape ", json_excerpt(e["shape"]), " overflows");
   NG_CHECK(out.end - out.begin == bytes, at, ": data_offsets [", out.begin, ", ", out.end, "] span ",
            out.end - out.begin, " bytes, but dtype ", dt, " and shape ", shape_str(out.shape), " need ",
            bytes);
   return out;
 }
 
-// Parses the JSON header into entries and metadata; duplicate top-level keys are errors.
+// Parses the JSON header into entries and metadata (parse_json_strict: no duplicate keys, bounded depth).
 std::vector<InEntry> parse_header(const std::string& where, const std::string& text,
                                   std::map<std::string, std::string>& metadata) {
-  std::set<std::string> seen;
-  std::string duplicate;
-  auto on_event = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-    if (ev == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
-        !seen.insert(parsed.get<std::string>()).second)
-      duplicate = parsed.get<std::string>();
-    return true;
-  };
   nlohmann::json h;
   try {
-    h = nlohmann::json::parse(text, on_event);
-  } catch (const nlohmann::json::exception& ex) {
+    h = parse_json_strict(text);
+  } catch (const Error& ex) {
     NG_FAIL(where, ": bad JSON header: ", ex.what());
   }
   NG_CHECK(h.is_object(), where, ": the JSON header must be an object, got ", h.type_name());
-  NG_CHECK(duplicate.empty(), where, ": the JSON header names '", duplicate, "' twice");
 
   std::vector<InEntry> entries;
   for (const auto& [name, e] : h.items()) {
     if (name == "__metadata__") {
-      NG_CHECK(e.is_object(), where, ": __metadata__ must be an object of strings, got ", e.dump());
+      NG_CHECK(e.is_object(), where, ": __metadata__ must be an object of strings, got ", json_excerpt(e));
       for (const auto& [k, v] : e.items()) {
-        NG_CHECK(v.is_string(), where, ": __metadata__['", k, "'] must be a string, got ", v.dump());
+        NG_CHECK(v.is_string(), where, ": __metadata__['", text_excerpt(k), "'] must be a string, got ", json_excerpt(v));
         metadata[k] = v.get<std::string>();
       }
       continue;
@@ -234,7 +226,7 @@ std::vector<InEntry> parse_header(const std::string& where, const std::string& t
 // Every data byte belongs to exactly one tensor (the format forbids overlaps and holes).
 void check_coverage(const std::string& where, std::vector<InEntry>& entries, uint64_t data_size) {
   for (const auto& e : entries)
-    NG_CHECK(e.end <= data_size, where, ": truncated: tensor '", e.name, "' has data_offsets [", e.begin,
+    NG_CHECK(e.end <= data_size, where, ": truncated: tensor '", text_excerpt(e.name), "' has data_offsets [", e.begin,
              ", ", e.end, "] but the data buffer holds only ", data_size, " bytes");
   std::sort(entries.begin(), entries.end(), [](const InEntry& a, const InEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
@@ -242,11 +234,11 @@ void check_coverage(const std::string& where, std::vector<InEntry>& entries, uin
   uint64_t covered = 0;
   const InEntry* prev = nullptr;
   for (const auto& e : entries) {
-    NG_CHECK(e.begin >= covered, where, ": data ranges overlap: tensor '", e.name, "' [", e.begin, ", ",
-             e.end, ") starts inside tensor '", prev ? prev->name : "", "' [", prev ? prev->begin : 0,
+    NG_CHECK(e.begin >= covered, where, ": data ranges overlap: tensor '", text_excerpt(e.name), "' [", e.begin, ", ",
+             e.end, ") starts inside tensor '", prev ? text_excerpt(prev->name) : "", "' [", prev ? prev->begin : 0,
              ", ", covered, ")");
     NG_CHECK(e.begin == covered, where, ": bytes [", covered, ", ", e.begin,
-             ") of the data buffer belong to no tensor (expected tensor '", e.name, "' to start at ",
+             ") of the data buffer belong to no tensor (expected tensor '", text_excerpt(e.name), "' to start at ",
              covered, ")");
     covered = e.end;
     prev = &e;

@@ -28,8 +28,8 @@ std::vector<std::string> read_class_names(const fs::path& meta) {
   return names;
 }
 
-// Number of records in `file`, after checking that it exists and holds whole records only.
-int64_t count_records(const fs::path& file) {
+// Checks that `file` exists and holds exactly `expected` whole records.
+void check_records(const fs::path& file, int64_t expected) {
   std::error_code ec;
   NG_CHECK(fs::is_regular_file(file, ec), "cifar10: missing file ", file.string(), "; ", kCifarFetchHint);
   const int64_t bytes = static_cast<int64_t>(fs::file_size(file));
@@ -37,7 +37,9 @@ int64_t count_records(const fs::path& file) {
   NG_CHECK(tail == 0, "cifar10: ", file.string(), ": size ", bytes, " bytes is not a whole number of ",
            kCifarRecordBytes, "-byte records; the record at byte offset ", bytes - tail,
            " is truncated (", tail, " of ", kCifarRecordBytes, " bytes)");
-  return bytes / kCifarRecordBytes;
+  NG_CHECK(bytes == expected * kCifarRecordBytes, "cifar10: ", file.string(), ": holds ", bytes / kCifarRecordBytes,
+           " records (", bytes, " bytes), expected exactly ", expected, " (", expected * kCifarRecordBytes,
+           " bytes); the file is cut short or not a CIFAR-10 batch; ", kCifarFetchHint);
 }
 
 // Appends the first n records of `file` to ds, checking each label.
@@ -60,14 +62,14 @@ void read_records(const fs::path& file, int64_t n, ImageDataset& ds) {
 
 // Reads up to `limit` records (-1: all) from `files` in order.
 ImageDataset read_split(const fs::path& dir, const std::vector<std::string>& files, int64_t limit,
-                        const std::vector<std::string>& names) {
+                        int64_t records_per_file, const std::vector<std::string>& names) {
   ImageDataset ds;
   ds.channels = 3;
   ds.height = ds.width = 32;
   ds.class_names = names;
   for (const auto& name : files) {
     const fs::path file = dir / name;
-    int64_t n = count_records(file);
+    int64_t n = records_per_file;
     if (limit >= 0) n = std::min(n, limit - ds.size());
     if (n > 0) read_records(file, n, ds);
   }
@@ -83,17 +85,22 @@ const std::array<const char*, 6>& cifar10_batch_files() {
   return files;
 }
 
+void check_cifar10_files(const std::string& root, int64_t records_per_file) {
+  const fs::path dir = fs::path(root) / kCifarBatchDir;
+  NG_CHECK(fs::is_directory(dir), "cifar10: no folder ", dir.string(), "; ", kCifarFetchHint);
+  for (const char* name : cifar10_batch_files()) check_records(dir / name, records_per_file);
+  read_class_names(dir / "batches.meta.txt");
+}
+
 Cifar10 load_cifar10(const Cifar10Options& opts) {
   const fs::path dir = fs::path(opts.root) / kCifarBatchDir;
-  NG_CHECK(fs::is_directory(dir), "cifar10: no folder ", dir.string(), "; ", kCifarFetchHint);
+  check_cifar10_files(opts.root, opts.records_per_file);  // every file, even in a first-N run
   const auto& all = cifar10_batch_files();
-  // Every file is checked for existence and whole records, even in a first-N run.
-  for (const char* name : all) count_records(dir / name);
   const auto names = read_class_names(dir / "batches.meta.txt");
 
   Cifar10 out;
-  out.train = read_split(dir, {all.begin(), all.begin() + 5}, opts.max_train, names);
-  out.test = read_split(dir, {all[5]}, opts.max_test, names);
+  out.train = read_split(dir, {all.begin(), all.begin() + 5}, opts.max_train, opts.records_per_file, names);
+  out.test = read_split(dir, {all[5]}, opts.max_test, opts.records_per_file, names);
 
   NG_CHECK(opts.validation_size >= 0 && opts.validation_size < out.train.size(), "cifar10: validation_size ",
            opts.validation_size, " must be in [0, ", out.train.size(), ") (the training records read)");

@@ -52,17 +52,6 @@ void download(const std::string& url, const fs::path& path, long connect_timeout
   fs::rename(part, path);
 }
 
-// Empty if every file has its expected SHA-256, else a description of the first problem.
-std::string check_batches(const fs::path& dir, const std::map<std::string, std::string>& sha) {
-  for (const auto& [name, want] : sha) {
-    const fs::path f = dir / name;
-    if (!fs::is_regular_file(f)) return "missing " + f.string();
-    const std::string got = hash_file_hex(HashKind::sha256, f.string());
-    if (got != want) return f.string() + " has SHA-256 " + got + ", expected " + want;
-  }
-  return {};
-}
-
 }  // namespace
 
 const std::map<std::string, std::string>& cifar10_sha256() {
@@ -76,10 +65,20 @@ const std::map<std::string, std::string>& cifar10_sha256() {
   return sha;
 }
 
+std::string check_cifar10_checksums(const std::string& batch_dir, const std::map<std::string, std::string>& sha) {
+  for (const auto& [name, want] : sha) {
+    const fs::path f = fs::path(batch_dir) / name;
+    if (!fs::is_regular_file(f)) return "missing " + f.string();
+    const std::string got = hash_file_hex(HashKind::sha256, f.string());
+    if (got != want) return f.string() + " has SHA-256 " + got + ", expected " + want;
+  }
+  return {};
+}
+
 void fetch_cifar10(const FetchOptions& opts) {
   NG_CHECK(!opts.dir.empty(), "fetch cifar10: no destination folder given (--dir DIR)");
   const fs::path dir(opts.dir), batches = dir / kCifarBatchDir, archive = dir / "cifar-10-binary.tar.gz";
-  if (fs::is_directory(batches) && check_batches(batches, opts.file_sha256).empty()) {
+  if (fs::is_directory(batches) && check_cifar10_checksums(batches.string(), opts.file_sha256).empty()) {
     opts.log("CIFAR-10 already present and verified in " + batches.string());
     return;
   }
@@ -97,7 +96,7 @@ void fetch_cifar10(const FetchOptions& opts) {
   }
   opts.log("archive MD5 ok; unpacking");
   extract_tar_gz(archive.string(), dir.string());
-  const std::string problem = check_batches(batches, opts.file_sha256);
+  const std::string problem = check_cifar10_checksums(batches.string(), opts.file_sha256);
   NG_CHECK(problem.empty(), "fetch cifar10: after unpacking, ", problem);
   fs::remove(archive);
   opts.log("CIFAR-10 verified (SHA-256 of all batch files) in " + batches.string());

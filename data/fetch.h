@@ -21,6 +21,10 @@ inline constexpr const char* kCifar10UrlEnv = "NATGRAD_CIFAR10_URL";
 // SHA-256 of the official batch files, keyed by file name.
 const std::map<std::string, std::string>& cifar10_sha256();
 
+// Empty if every file of `sha` in batch_dir has its SHA-256, else the first difference (file, got, expected).
+std::string check_cifar10_checksums(const std::string& batch_dir,
+                                    const std::map<std::string, std::string>& sha = cifar10_sha256());
+
 struct FetchOptions {
   std::string dir;  // DIR: receives cifar-10-batches-bin/
   std::string url;  // empty: $NATGRAD_CIFAR10_URL, else kCifar10Url

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "data/cifar10.h"
+#include "data/fetch.h"
 #include "data/image_folder.h"
 
 namespace ng::data {
@@ -19,18 +20,22 @@ SplitCounts count(const std::string& name, const ImageDataset& ds) {
 
 }  // namespace
 
-InspectReport inspect_dataset(const std::string& dir) {
+InspectReport inspect_dataset(const std::string& dir, int64_t cifar_records_per_file) {
   NG_CHECK(fs::is_directory(dir), "inspect: ", dir, " is not a folder");
   InspectReport r;
   r.root = dir;
   if (fs::is_directory(fs::path(dir) / kCifarBatchDir)) {
     Cifar10Options opts;
     opts.root = dir;
+    opts.records_per_file = cifar_records_per_file;
     const Cifar10 c = load_cifar10(opts);
     r.kind = "CIFAR-10 binary";
     r.class_names = c.train.class_names;
     r.splits = {count("train", c.train), count("test", c.test)};
     r.train_stats = compute_channel_stats(c.train);
+    const std::string problem = check_cifar10_checksums((fs::path(dir) / kCifarBatchDir).string());
+    r.checksums = problem.empty() ? "all six batch files are the official CIFAR-10 files (SHA-256)"
+                                  : "NOT the official CIFAR-10 files: " + problem;
     return r;
   }
   r.kind = "image folder";
@@ -57,7 +62,9 @@ InspectReport inspect_dataset(const std::string& dir) {
 }
 
 std::string format_report(const InspectReport& r) {
-  std::string out = r.kind + " dataset at " + r.root + "\n\n";
+  std::string out = r.kind + " dataset at " + r.root + "\n";
+  if (!r.checksums.empty()) out += "checksums: " + r.checksums + "\n";
+  out += "\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-16s", "class");
   out += line;

@@ -2,6 +2,9 @@
 // per-channel mean/std (0–255 scale, population std) of the training split — the numbers a config's
 // normalisation should use.
 //
+// For CIFAR-10 it also says whether the six batch files are byte for byte the official ones (the SHA-256
+// sums `natgrad data fetch` checks).
+//
 // DIR is either a CIFAR-10 root (holding cifar-10-batches-bin/; splits train and test) or an image
 // folder: with train/ (and optionally val/, test/) subfolders, each one class-per-folder, or itself
 // class-per-folder (one split, train).
@@ -9,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "data/cifar10.h"
 #include "data/dataset.h"
 
 namespace ng::data {
@@ -25,9 +29,11 @@ struct InspectReport {
   std::vector<std::string> class_names;
   std::vector<SplitCounts> splits;
   ChannelStats train_stats;
+  std::string checksums;  // CIFAR-10: whether the batch files are the official ones (SHA-256)
 };
 
-InspectReport inspect_dataset(const std::string& dir);
+// `cifar_records_per_file`: what each CIFAR-10 batch file must hold (the official 10,000; tests use fakes).
+InspectReport inspect_dataset(const std::string& dir, int64_t cifar_records_per_file = kCifarBatchRecords);
 std::string format_report(const InspectReport& r);
 
 }  // namespace ng::data

@@ -5,6 +5,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/json_input.h"
 
 namespace ng {
 
@@ -32,7 +33,7 @@ void load_state_tensors(Module& m, const NamedTensors& tensors, const std::strin
              "': expected ", dtype_name(t->dtype()), ", found ", dtype_name(src.dtype()));
   }
   for (const auto& [name, t] : tensors)
-    NG_CHECK(expected.count(name), "load_state: ", source, ": unexpected key '", name, "' (",
+    NG_CHECK(expected.count(name), "load_state: ", source, ": unexpected key '", text_excerpt(name), "' (",
              dtype_name(t.dtype()), shape_str(t.shape()), ") is not part of this ", m.type_name());
 
   NoGradGuard no_grad;

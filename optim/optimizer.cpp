@@ -7,14 +7,30 @@
 #include <set>
 
 #include "autograd/grad_mode.h"
+#include "core/json_input.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 
 namespace ng::optim {
 
 namespace {
-constexpr int kStateFormatVersion = 1;
+constexpr int kStateFormatVersion = 2;
 constexpr const char* kMetaKey = "natgrad.optimizer";
+
+using json = nlohmann::json;
+
+// A checked field of the state metadata (core/json_input.h).
+const json& member(const json& j, const std::string& at, const std::string& key, bool (*ok)(const json&),
+                   const char* expected) {
+  return json_member(j, "optimizer state", at, key, ok, expected);
+}
+
+// The names (without prefix) of the tensors opt.state_tensors() writes, in its order.
+json state_tensor_names(const Optimizer& opt) {
+  json names = json::array();
+  for (const auto& [name, t] : opt.state_tensors()) names.push_back(name);
+  return names;
+}
 }  // namespace
 
 std::vector<ParamRef> parameters_of(const Module& m) {
@@ -338,6 +354,7 @@ std::string Optimizer::state_metadata() const {
     for (double v : b.base) bj["base"].push_back(std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v));
     j["schedules"].push_back(bj);
   }
+  j["tensors"] = state_tensor_names(*this);
   NamedTensors unused;
   nlohmann::json extra = nlohmann::json::object();
   save_extra(unused, extra, "");
@@ -354,55 +371,117 @@ void Optimizer::load_state(const std::string& path) {
   const auto it = f.metadata.find(kMetaKey);
   NG_CHECK(it != f.metadata.end(), type(), ": '", path, "' is not a natgrad optimizer state (no '", kMetaKey,
            "' metadata)");
-  load_state_tensors(f, it->second);
+  try {
+    load_state_tensors(f, it->second);
+  } catch (const Error& e) {
+    NG_FAIL(path, ": ", e.what());
+  }
+}
+
+void Optimizer::check_state_metadata(const nlohmann::json& j) const {
+  NG_CHECK(j.is_object(), "optimizer state: expected a JSON object, got ", json_excerpt(j));
+  const int64_t version = member(j, "", "format_version", json_is::count, "a non-negative integer").get<int64_t>();
+  NG_CHECK(version == kStateFormatVersion, "optimizer state: format version ", version, ", expected ",
+           kStateFormatVersion);
+  const std::string saved_type = member(j, "", "type", json_is::string, "a string").get<std::string>();
+  NG_CHECK(saved_type == type(), "optimizer state: saved by a '", text_excerpt(saved_type), "' optimizer, this is ",
+           type());
+  member(j, "", "step", json_is::count, "a non-negative integer");
+  member(j, "", "grad_scale", json_is::positive, "a positive number");
+  member(j, "", "tensors", json_is::string_array, "an array of tensor names");
+  member(j, "", "extra", json_is::object, "an object");
+  const auto& groups = member(j, "", "groups", json_is::array, "an array");
+  NG_CHECK(groups.size() == groups_.size(), "optimizer state: field 'groups' has ", groups.size(),
+           " parameter groups, this optimizer ", groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const std::string at = "groups[" + std::to_string(g) + "]";
+    std::vector<std::string> names;
+    for (const auto& p : groups_[g].params) names.push_back(p.name);
+    NG_CHECK(member(groups[g], at, "params", json_is::string_array, "an array of names") == names, "optimizer state: field '",
+             at, ".params' holds other parameters than this optimizer's");
+    NG_CHECK(member(groups[g], at, "settings", json_is::object, "an object") == group_settings(g), "optimizer state: field '",
+             at, ".settings' differs: state ", json_excerpt(groups[g]["settings"]), ", optimizer ",
+             json_excerpt(group_settings(g)));
+    const auto& hypers = member(groups[g], at, "hypers", json_is::object, "an object");
+    const std::vector<std::string> want = hyper_list(g);
+    NG_CHECK(hypers.size() == want.size(), "optimizer state: field '", at, ".hypers' has ", hypers.size(),
+             " entries, expected ", want.size());
+    for (const auto& n : want) member(hypers, at + ".hypers", n, json_is::finite, "a finite number");
+  }
+  const auto& schedules = member(j, "", "schedules", json_is::array, "an array");
+  for (size_t i = 0; i < schedules.size(); ++i) {
+    const std::string at = "schedules[" + std::to_string(i) + "]";
+    const std::string name = member(schedules[i], at, "name", json_is::string, "a string").get<std::string>();
+    NG_CHECK(std::any_of(schedules_.begin(), schedules_.end(), [&](const Binding& b) { return b.name == name; }),
+             "optimizer state: field '", at, ".name': this optimizer schedules no '", text_excerpt(name), "'");
+    const auto& base = member(schedules[i], at, "base", json_is::array, "an array");
+    NG_CHECK(base.size() == groups_.size(), "optimizer state: field '", at, ".base' has ", base.size(),
+             " entries, expected one per parameter group (", groups_.size(), ")");
+    for (size_t g = 0; g < base.size(); ++g)
+      NG_CHECK(base[g].is_null() || json_is::finite(base[g]), "optimizer state: field '", at, ".base[", g,
+               "]': expected a finite number or null, got ", json_excerpt(base[g]));
+  }
+}
+
+// The state tensors under `prefix` must be exactly those the metadata lists.
+void Optimizer::check_state_tensor_names(const SafetensorsFile& f, const nlohmann::json& listed,
+                                         const std::string& prefix) const {
+  std::set<std::string> want, have;
+  for (const auto& n : listed) want.insert(n.get<std::string>());
+  for (const auto& [name, t] : f.tensors)
+    if (name.rfind(prefix, 0) == 0) have.insert(name.substr(prefix.size()));
+  for (const auto& n : want)
+    NG_CHECK(have.count(n), "optimizer state: tensor '", text_excerpt(prefix + n), "' is missing");
+  for (const auto& n : have)
+    NG_CHECK(want.count(n), "optimizer state: unknown tensor '", text_excerpt(prefix + n), "'");
 }
 
 void Optimizer::load_state_tensors(const SafetensorsFile& f, const std::string& metadata, const std::string& prefix) {
-  const nlohmann::json j = nlohmann::json::parse(metadata);
-  NG_CHECK(j.value("format_version", 0) == kStateFormatVersion, type(), ": optimizer state format version ",
-           j.value("format_version", 0), ", expected ", kStateFormatVersion);
-  NG_CHECK(j.at("type") == type(), type(), ": the state was saved by a '", j.at("type").get<std::string>(),
-           "' optimizer");
-  NG_CHECK(j.at("groups").size() == groups_.size(), type(), ": the state has ", j.at("groups").size(),
-           " parameter groups, this optimizer ", groups_.size());
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    const auto& gj = j["groups"][g];
-    std::vector<std::string> names;
-    for (const auto& p : groups_[g].params) names.push_back(p.name);
-    NG_CHECK(gj.value("params", std::vector<std::string>{}) == names, type(), ": group ", g,
-             " of the state holds other parameters than this optimizer's (", gj.value("params", nlohmann::json()).dump(), ")");
-    NG_CHECK(gj.at("settings") == group_settings(g), type(), ": group ", g, " settings differ: state ",
-             gj.at("settings").dump(), ", optimizer ", group_settings(g).dump());
+  nlohmann::json j;
+  try {
+    j = parse_json_strict(metadata);
+  } catch (const Error& e) {
+    NG_FAIL("optimizer state: the '", kMetaKey, "' metadata is not valid JSON: ", e.what());
   }
-  // Everything validated; now restore.
+  check_state_metadata(j);
+  check_state_tensor_names(f, j["tensors"], prefix);
   for (size_t g = 0; g < groups_.size(); ++g)
-    for (const auto& [n, v] : j["groups"][g]["hypers"].items()) set_hyper(g, n, v.get<double>());
-  for (const auto& bj : j.at("schedules"))
+    for (const auto& n : hyper_list(g)) set_hyper(g, n, j["groups"][g]["hypers"][n].get<double>());
+  for (const auto& bj : j["schedules"])
     for (auto& b : schedules_)
-      if (b.name == bj.at("name").get<std::string>())
+      if (b.name == bj["name"].get<std::string>())
         for (size_t g = 0; g < groups_.size(); ++g)
           b.base[g] = bj["base"][g].is_null() ? std::numeric_limits<double>::quiet_NaN() : bj["base"][g].get<double>();
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const std::string base = prefix + "state." + params_[i].name + ".";
-    ParamState s;
-    const Tensor& p = *params_[i].tensor;
-    auto get = [&](const char* key, Tensor& dst) {
-      if (const Tensor* t = f.find(base + key)) {
-        NG_CHECK(t->shape() == p.shape() && t->dtype() == p.dtype(), type(), ": state tensor '", base + key, "' is ",
-                 t->describe(), ", parameter is ", p.describe());
-        dst = t->to(p.device()).clone();
-      }
-    };
-    get("momentum_buffer", s.momentum_buffer);
-    get("exp_avg", s.exp_avg);
-    get("exp_avg_sq", s.exp_avg_sq);
-    if (const Tensor* t = f.find(base + "step")) s.step = t->to_vector<int64_t>().at(0);
-    state_[i] = std::move(s);
-  }
-  load_extra(f, j.at("extra"), prefix);
-  t_ = j.at("step").get<int64_t>();
-  grad_scale_ = j.at("grad_scale").get<double>();
+  for (size_t i = 0; i < params_.size(); ++i) state_[i] = load_param_state(f, i, prefix);
+  load_extra(f, j["extra"], prefix);
+  t_ = j["step"].get<int64_t>();
+  grad_scale_ = j["grad_scale"].get<double>();
   after_load();
+  NG_CHECK(state_tensor_names(*this) == j["tensors"], "optimizer state: the tensors ",
+           json_excerpt(j["tensors"]), " are not the state of this optimizer (it restores ",
+           json_excerpt(state_tensor_names(*this)), ")");
+}
+
+ParamState Optimizer::load_param_state(const SafetensorsFile& f, size_t i, const std::string& prefix) const {
+  const std::string base = prefix + "state." + params_[i].name + ".";
+  ParamState s;
+  const Tensor& p = *params_[i].tensor;
+  auto get = [&](const char* key, Tensor& dst) {
+    if (const Tensor* t = f.find(base + key)) {
+      NG_CHECK(t->shape() == p.shape() && t->dtype() == p.dtype(), "optimizer state: tensor '", base + key, "' is ",
+               t->describe(), ", parameter is ", p.describe());
+      dst = t->to(p.device()).clone();
+    }
+  };
+  get("momentum_buffer", s.momentum_buffer);
+  get("exp_avg", s.exp_avg);
+  get("exp_avg_sq", s.exp_avg_sq);
+  if (const Tensor* t = f.find(base + "step")) {
+    NG_CHECK(t->dtype() == DType::i64 && t->numel() == 1 && t->to_vector<int64_t>()[0] > 0, "optimizer state: tensor '",
+             base, "step' must be one positive I64 count, got ", t->describe());
+    s.step = t->to_vector<int64_t>()[0];
+  }
+  return s;
 }
 
 }  // namespace ng::optim

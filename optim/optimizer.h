@@ -193,6 +193,12 @@ class Optimizer {
     std::vector<double> base;  // per group (NaN where the group lacks the hyper-parameter)
   };
   void apply_schedules();
+  // State loading: the metadata's fields (types, sizes, names) and the tensor list, before anything is
+  // restored; errors name the field or tensor.
+  void check_state_metadata(const nlohmann::json& j) const;
+  void check_state_tensor_names(const SafetensorsFile& f, const nlohmann::json& listed,
+                                const std::string& prefix) const;
+  ParamState load_param_state(const SafetensorsFile& f, size_t i, const std::string& prefix) const;
   void synchronize_devices() const;  // waits for the work queued on the parameters' CUDA devices
   StepReport skip(StepReport r, const std::string& reason, const std::string& where);
   void record_diagnostics(const StepContext& ctx, const std::vector<double>& update_sq);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/json_input.h"
 #include "kernels/dispatch.h"
 #include "kernels/optim_values.h"
 #include "optim/diagnostics.h"
@@ -301,7 +302,9 @@ void SINGD::load_extra(const SafetensorsFile& f, const nlohmann::json& meta, con
     loaded[l].mC = get("m_C", *s.C, false);
   }
   state_ = std::move(loaded);
-  prev_grad_scale_ = meta.at("prev_grad_scale").get<double>();
+  prev_grad_scale_ =
+      json_member(meta, "optimizer state", "extra", "prev_grad_scale", json_is::positive, "a positive number")
+          .get<double>();
 }
 
 }  // namespace ng::optim

@@ -28,7 +28,7 @@ const std::vector<BadConfig>& bad_configs() {
       {"unknown top-level key", [](json& j) { j["epochz"] = 3; }, "epochz: unknown key"},
       {"seed of the wrong type", [](json& j) { j["seed"] = "zero"; }, "seed: expected an integer in [0, "},
       {"negative seed", [](json& j) { j["seed"] = -1; }, "seed: expected an integer in [0, "},
-      {"unknown device", [](json& j) { j["device"] = "tpu"; }, "device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"tpu\""},
+      {"unknown device", [](json& j) { j["device"] = "tpu"; }, "device: expected \"cpu\", \"cuda\" or \"cuda:N\" (N < 16), got \"tpu\""},
       {"too many threads", [](json& j) { j["threads"] = 2000; }, "threads: expected an integer in [0, 1024], got 2000"},
       {"unknown precision", [](json& j) { j["precision"] = "float16"; },
        "precision: expected one of \"float32\", \"bfloat16\", got \"float16\""},

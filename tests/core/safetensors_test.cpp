@@ -196,7 +196,7 @@ TEST_F(SafetensorsTest, BadJsonIsReported) {
                               R"({"x":{"dtype":"F32","shape":[],"data_offsets":[0,4]},)"
                               R"("x":{"dtype":"F32","shape":[],"data_offsets":[0,4]}})",
                               std::string(4, '\0')),
-                    "names 'x' twice");
+                    "x: key given twice");
   expect_load_error(write_raw("meta.safetensors", R"({"__metadata__":{"k":1}})", ""),
                     "__metadata__['k'] must be a string");
 }

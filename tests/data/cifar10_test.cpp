@@ -10,16 +10,18 @@
 namespace ng::data::test {
 namespace {
 
-Cifar10Options fake_options(const TempDir& dir) {
+// Options for a fake dataset of `records` records per batch file.
+Cifar10Options fake_options(const TempDir& dir, int64_t records) {
   Cifar10Options o;
   o.root = dir.str();
+  o.records_per_file = records;
   return o;
 }
 
 TEST(Cifar10, ReadsRecordsInFileOrderAsPlanarImages) {
   TempDir dir;
   write_fake_cifar(dir.path(), 3);
-  const Cifar10 c = load_cifar10(fake_options(dir));
+  const Cifar10 c = load_cifar10(fake_options(dir, 3));
   ASSERT_EQ(c.train.size(), 15);
   ASSERT_EQ(c.test.size(), 3);
   EXPECT_EQ(c.validation.size(), 0);
@@ -42,7 +44,7 @@ TEST(Cifar10, ReadsRecordsInFileOrderAsPlanarImages) {
 TEST(Cifar10, FirstNRecordsSpanFilesInOrder) {
   TempDir dir;
   write_fake_cifar(dir.path(), 3);
-  Cifar10Options o = fake_options(dir);
+  Cifar10Options o = fake_options(dir, 3);
   o.max_train = 7;
   o.max_test = 2;
   const Cifar10 c = load_cifar10(o);
@@ -56,7 +58,7 @@ TEST(Cifar10, MissingBatchFileIsNamedWithFetchHint) {
   TempDir dir;
   write_fake_cifar(dir.path(), 1);
   fs::remove(dir.path() / kCifarBatchDir / "data_batch_3.bin");
-  Cifar10Options o = fake_options(dir);
+  Cifar10Options o = fake_options(dir, 1);
   o.max_train = 1;  // even a first-N run checks that every file exists
   const std::string msg = error_of([&] { load_cifar10(o); });
   EXPECT_NE(msg.find("missing file"), std::string::npos) << msg;
@@ -66,7 +68,7 @@ TEST(Cifar10, MissingBatchFileIsNamedWithFetchHint) {
 
 TEST(Cifar10, MissingFolderIsAnError) {
   TempDir dir;
-  const std::string msg = error_of([&] { load_cifar10(fake_options(dir)); });
+  const std::string msg = error_of([&] { load_cifar10(fake_options(dir, 1)); });
   EXPECT_NE(msg.find(kCifarBatchDir), std::string::npos) << msg;
 }
 
@@ -74,10 +76,26 @@ TEST(Cifar10, PartialRecordReportsFileAndByteOffset) {
   TempDir dir;
   write_fake_cifar(dir.path(), 3);
   write_bytes(dir.path() / kCifarBatchDir / "data_batch_2.bin", fake_batch(1, 3) + "12345");
-  const std::string msg = error_of([&] { load_cifar10(fake_options(dir)); });
+  const std::string msg = error_of([&] { load_cifar10(fake_options(dir, 3)); });
   EXPECT_NE(msg.find("data_batch_2.bin"), std::string::npos) << msg;
   EXPECT_NE(msg.find("9224 bytes"), std::string::npos) << msg;
   EXPECT_NE(msg.find("byte offset 9219"), std::string::npos) << msg;  // 3 * 3073
+}
+
+TEST(Cifar10, BatchFileWithOtherThanTheExpectedRecordCountIsNamed) {
+  TempDir dir;
+  write_fake_cifar(dir.path(), 3);
+  for (const std::string& bytes : {std::string(), fake_batch(0, 2), fake_batch(0, 4)}) {
+    write_bytes(dir.path() / kCifarBatchDir / "data_batch_1.bin", bytes);
+    const std::string msg = error_of([&] { load_cifar10(fake_options(dir, 3)); });
+    EXPECT_NE(msg.find("data_batch_1.bin: holds " + std::to_string(bytes.size() / kCifarRecordBytes) +
+                       " records"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("expected exactly 3"), std::string::npos) << msg;
+  }
+  write_bytes(dir.path() / kCifarBatchDir / "data_batch_1.bin", fake_batch(0, 3));
+  write_bytes(dir.path() / kCifarBatchDir / "test_batch.bin", fake_batch(5, 1));
+  const std::string msg = error_of([&] { check_cifar10_files(dir.str(), 3); });
+  EXPECT_NE(msg.find("test_batch.bin: holds 1 records"), std::string::npos) << msg;
 }
 
 TEST(Cifar10, LabelOutsideZeroToNineReportsRecordAndByteOffset) {
@@ -86,7 +104,7 @@ TEST(Cifar10, LabelOutsideZeroToNineReportsRecordAndByteOffset) {
   std::string bytes = fake_batch(3, 3);
   bytes[2 * kCifarRecordBytes] = 10;
   write_bytes(dir.path() / kCifarBatchDir / "data_batch_4.bin", bytes);
-  const std::string msg = error_of([&] { load_cifar10(fake_options(dir)); });
+  const std::string msg = error_of([&] { load_cifar10(fake_options(dir, 3)); });
   EXPECT_NE(msg.find("data_batch_4.bin"), std::string::npos) << msg;
   EXPECT_NE(msg.find("record 2 at byte offset 6146"), std::string::npos) << msg;
   EXPECT_NE(msg.find("label 10"), std::string::npos) << msg;
@@ -98,7 +116,7 @@ TEST(Cifar10, BadLabelInTestBatchIsFound) {
   std::string bytes = fake_batch(5, 2);
   bytes[kCifarRecordBytes] = static_cast<char>(255);
   write_bytes(dir.path() / kCifarBatchDir / "test_batch.bin", bytes);
-  const std::string msg = error_of([&] { load_cifar10(fake_options(dir)); });
+  const std::string msg = error_of([&] { load_cifar10(fake_options(dir, 2)); });
   EXPECT_NE(msg.find("test_batch.bin: record 1 at byte offset 3073 has label 255"), std::string::npos) << msg;
 }
 
@@ -107,10 +125,10 @@ TEST(Cifar10, MetaFileMustExistAndListTenClasses) {
   write_fake_cifar(dir.path(), 1);
   const fs::path meta = dir.path() / kCifarBatchDir / "batches.meta.txt";
   write_bytes(meta, "airplane\nautomobile\n\n");
-  std::string msg = error_of([&] { load_cifar10(fake_options(dir)); });
+  std::string msg = error_of([&] { load_cifar10(fake_options(dir, 1)); });
   EXPECT_NE(msg.find("batches.meta.txt lists 2 class names, expected 10"), std::string::npos) << msg;
   fs::remove(meta);
-  msg = error_of([&] { load_cifar10(fake_options(dir)); });
+  msg = error_of([&] { load_cifar10(fake_options(dir, 1)); });
   EXPECT_NE(msg.find("missing file"), std::string::npos) << msg;
   EXPECT_NE(msg.find("batches.meta.txt"), std::string::npos) << msg;
 }
@@ -118,7 +136,7 @@ TEST(Cifar10, MetaFileMustExistAndListTenClasses) {
 TEST(Cifar10, ValidationSplitIsSeededDisjointAndComplete) {
   TempDir dir;
   write_fake_cifar(dir.path(), 4);  // 20 training records, labels identify (file, record) pairs
-  Cifar10Options o = fake_options(dir);
+  Cifar10Options o = fake_options(dir, 4);
   o.validation_size = 6;
   o.validation_seed = 11;
   const Cifar10 a = load_cifar10(o), b = load_cifar10(o);
@@ -145,7 +163,7 @@ TEST(Cifar10, ValidationSplitIsSeededDisjointAndComplete) {
 TEST(Cifar10, ValidationSizeMustLeaveTrainingRecords) {
   TempDir dir;
   write_fake_cifar(dir.path(), 1);
-  Cifar10Options o = fake_options(dir);
+  Cifar10Options o = fake_options(dir, 1);
   o.validation_size = 5;
   const std::string msg = error_of([&] { load_cifar10(o); });
   EXPECT_NE(msg.find("validation_size 5"), std::string::npos) << msg;

@@ -194,6 +194,7 @@ TEST(Fetch, DownloadsVerifiesAndUnpacksALoadableDataset) {
   EXPECT_FALSE(fs::exists(dir.path() / "cifar-10-binary.tar.gz"));  // removed once verified
   Cifar10Options c;
   c.root = dir.str();
+  c.records_per_file = 2;
   const Cifar10 data = load_cifar10(c);
   EXPECT_EQ(data.train.size(), 10);
   EXPECT_EQ(data.test.labels[1], fake_label(5, 1));

@@ -30,7 +30,7 @@ TEST(ChannelStats, HandComputedPopulationMeanAndStd) {
 TEST(Inspect, FakeCifarCountsPerClassAndSplit) {
   TempDir dir;
   write_fake_cifar(dir.path(), 4);
-  const InspectReport r = inspect_dataset(dir.str());
+  const InspectReport r = inspect_dataset(dir.str(), 4);
   EXPECT_EQ(r.kind, "CIFAR-10 binary");
   ASSERT_EQ(r.splits.size(), 2u);
   EXPECT_EQ(r.splits[0].name, "train");
@@ -44,6 +44,8 @@ TEST(Inspect, FakeCifarCountsPerClassAndSplit) {
   EXPECT_NE(text.find("class                train      test"), std::string::npos) << text;
   EXPECT_NE(text.find("total                   20         4"), std::string::npos) << text;
   EXPECT_NE(text.find("  R  mean"), std::string::npos) << text;
+  EXPECT_NE(text.find("checksums: NOT the official CIFAR-10 files: "), std::string::npos) << text;
+  EXPECT_NE(text.find("data_batch_1.bin has SHA-256"), std::string::npos) << text;
 }
 
 TEST(Inspect, ImageFolderWithoutSplitsIsOneTrainSplit) {
@@ -75,6 +77,7 @@ TEST(Inspect, RealCifarTrainingStatisticsMatchTheReadme) {
     EXPECT_NEAR(r.train_stats.mean[c], mean[c], 5e-5) << c;
     EXPECT_NEAR(r.train_stats.stddev[c], stddev[c], 5e-5) << c;
   }
+  EXPECT_EQ(r.checksums, "all six batch files are the official CIFAR-10 files (SHA-256)");
 }
 
 }  // namespace
