@@ -3,8 +3,8 @@
 // The input builds a cifar-10-batches-bin folder: for each of the six batch files a size (a few records,
 // a few records plus a torn tail, a size at the integer limits, or a whole number of records up to 4 TiB;
 // large files are sparse, so that a terabyte costs nothing), label bytes for its first records (any value
-// 0..255), and batches.meta.txt (ten names or the input's text); then the training/test record limits of Cifar10Options and a
-// validation size. load_cifar10 must read exactly what the files hold or refuse with an error.
+// 0..255), and batches.meta.txt (ten names or the input's text); then the training/test record limits
+// of Cifar10Options and a validation size. load_cifar10 must read exactly what the files hold or refuse with an error.
 // Any std::exception is a rejection; a crash, leak, sanitizer report or out-of-memory is a finding.
 #include <filesystem>
 #include <fstream>
