@@ -2,8 +2,10 @@
 #include "apps/report.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -262,15 +264,27 @@ std::string report_html(const std::vector<RunRecord>& runs, const std::string& t
   return out + "</ul>\n</body></html>\n";
 }
 
+namespace {
+
+// Writes `text` to `path`; a failed write (e.g. a full disk) is an error naming the file.
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  NG_CHECK(out, "cannot write ", path, ": ", std::strerror(errno));
+}
+
+}  // namespace
+
 void write_report(const std::vector<RunRecord>& runs, const std::string& html_path, const std::string& title) {
-  std::ofstream(html_path) << report_html(runs, title);
+  write_text(html_path, report_html(runs, title));
 }
 
 void write_comparison(const std::vector<RunRecord>& runs, const std::string& out_dir, const std::string& title) {
   fs::create_directories(out_dir);
   const auto groups = summarize(runs);
-  std::ofstream(out_dir + "/comparison.md") << comparison_markdown(groups);
-  std::ofstream(out_dir + "/comparison.csv") << comparison_csv(groups);
+  write_text(out_dir + "/comparison.md", comparison_markdown(groups));
+  write_text(out_dir + "/comparison.csv", comparison_csv(groups));
   write_report(runs, out_dir + "/report.html", title);
 }
 

@@ -3,12 +3,15 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <thread>
 
 #include "core/error.h"
+#include "core/safetensors.h"
 #include "natgrad_build_commit.h"
 
 #ifdef NATGRAD_WITH_CUDA
@@ -57,14 +60,31 @@ void JsonlWriter::truncate(uint64_t bytes) {
   NG_CHECK(out_, "cannot open ", path_, " for writing");
 }
 
+namespace {
+
+std::string json_temporary(const std::string& path) { return path + ".tmp"; }
+
+}  // namespace
+
 void write_json_file(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    NG_CHECK(out, "cannot write ", tmp);
+  const std::string tmp = json_temporary(path);
+  std::ofstream out(tmp, std::ios::trunc);
+  out << j.dump(2) << "\n";
+  out.close();
+  std::error_code ec;
+  if (out) fs::rename(tmp, path, ec);
+  if (!out || ec) {
+    const std::string reason = out ? ec.message() : std::strerror(errno);
+    fs::remove(tmp, ec);
+    NG_FAIL("cannot write ", path, ": ", reason);
   }
-  fs::rename(tmp, path);
+}
+
+void remove_stale_temporaries(const RunPaths& p) {
+  for (const std::string& f : {p.last_checkpoint(), p.best_checkpoint(), p.final_weights()})
+    ng::remove_stale_temporaries(f);
+  std::error_code ec;
+  for (const std::string& f : {p.config(), p.provenance(), p.summary()}) fs::remove(json_temporary(f), ec);
 }
 
 std::vector<nlohmann::json> read_jsonl(const std::string& path) {

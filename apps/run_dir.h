@@ -10,6 +10,8 @@
 //   RUN_DIR/final.safetensors         the final weights (PyTorch state_dict names)
 //   RUN_DIR/summary.json              final/best accuracy, time to target, total time, peak memory, status
 //   RUN_DIR/report.html               plots and table of this run (natgrad report rebuilds it)
+// A run directory counts as a run once provenance.json exists (written last when it is made): a directory
+// with only config.json was killed while being made, never trained, and is reused by the next --out.
 // JSONL files are appended line by line and flushed; a checkpoint records their sizes, and resuming cuts
 // them back to those sizes, so the lines of steps that are replayed after a crash appear exactly once.
 #pragma once
@@ -52,8 +54,12 @@ class JsonlWriter {
   uint64_t size_ = 0;
 };
 
-// Writes `j` (pretty-printed) atomically: a temporary file, then rename.
+// Writes `j` (pretty-printed) atomically: a temporary file ("<path>.tmp"), then rename. A failed write is an
+// ng::Error naming `path`; the temporary is removed and `path` keeps what it held.
 void write_json_file(const std::string& path, const nlohmann::json& j);
+// Removes what writes killed mid-way left behind in a run directory: the temporary files of the
+// checkpoints, the final weights and the JSON files (only while no other process writes to the run).
+void remove_stale_temporaries(const RunPaths& p);
 // Every line of a JSONL file that parses (a torn last line of a killed run is skipped).
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 

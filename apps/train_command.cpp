@@ -87,6 +87,9 @@ int run_train_command(const std::vector<std::string>& argv) {
       const std::string stored = RunPaths{o.run_dir}.config();
       if (!std::filesystem::is_regular_file(stored))
         throw UsageError("--resume " + o.run_dir + ": not a run directory (no config.json)");
+      if (!std::filesystem::is_regular_file(RunPaths{o.run_dir}.provenance()))
+        throw UsageError("--resume " + o.run_dir + ": the run never started (no provenance.json: it was stopped " +
+                         "while its directory was made); start it again with --out " + o.run_dir);
       if (a.positional.empty()) {
         if (a.has("--set")) throw UsageError("--set with --resume needs CONFIG (the run's config is fixed)");
         cfg = load_run_config(stored, {});

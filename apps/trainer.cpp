@@ -259,12 +259,13 @@ void prepare_run_dir(const RunConfig& cfg, const TrainOptions& o) {
   const RunPaths p{o.run_dir};
   if (o.resume) {
     NG_CHECK(fs::exists(p.config()), "--resume ", o.run_dir, ": no run there (", p.config(), " is missing)");
+    remove_stale_temporaries(p);
     nlohmann::json prov = nlohmann::json::parse(std::ifstream(p.provenance()));
     prov["resumes"].push_back({{"time", utc_now_iso()}, {"command_line", o.command_line}});
     write_json_file(p.provenance(), prov);
     return;
   }
-  if (fs::exists(p.config()))
+  if (fs::exists(p.provenance()))  // config.json alone: made by a run killed before it started (run_dir.h)
     throw ConfigError("--out " + o.run_dir + ": already holds a run (use --resume " + o.run_dir +
                       " to continue it, or another --out)");
   fs::create_directories(p.checkpoints());

@@ -87,13 +87,14 @@ std::string header_json(const std::vector<OutEntry>& order,
   return s;
 }
 
-// Closes the descriptor and removes the temporary file unless release() was called.
+constexpr const char* kTempSuffix = ".tmp.";  // mkstemp replaces the six X of "<path>.tmp.XXXXXX"
+
+// The temporary file of one write: closed and removed by the destructor unless commit() renamed it.
 class TempFile {
  public:
-  explicit TempFile(const std::string& target) : path_(target + ".tmp.XXXXXX") {
+  explicit TempFile(const std::string& target) : target_(target), path_(target + kTempSuffix + "XXXXXX") {
     fd_ = ::mkstemp(path_.data());
-    NG_CHECK(fd_ >= 0, "save_safetensors: cannot create a temporary file next to ", target, ": ",
-             errno_text());
+    check(fd_ >= 0, "cannot create a temporary file next to it");
     ::fchmod(fd_, 0644);
   }
   ~TempFile() {
@@ -103,28 +104,29 @@ class TempFile {
   TempFile(const TempFile&) = delete;
   TempFile& operator=(const TempFile&) = delete;
 
+  // Writes all n bytes (a short write is continued where it stopped).
   void write(const void* data, size_t n) {
     const char* p = static_cast<const char*>(data);
     while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
+      const ssize_t w = ::write(fd_, p, n);
       if (w < 0 && errno == EINTR) continue;
-      NG_CHECK(w > 0, "save_safetensors: write to ", path_, " failed: ", errno_text());
+      if (w == 0) errno = ENOSPC;  // no progress: treat as a full device
+      check(w > 0, "write failed");
       p += w;
       n -= static_cast<size_t>(w);
     }
   }
 
-  // fsync, close, rename over `target`, fsync the directory.
-  void commit(const std::string& target) {
-    NG_CHECK(::fsync(fd_) == 0, "save_safetensors: fsync of ", path_, " failed: ", errno_text());
-    int fd = fd_;
+  // fsync, close, rename over the target, fsync the directory.
+  void commit() {
+    check(::fsync(fd_) == 0, "fsync failed");
+    const int fd = fd_;
     fd_ = -1;
-    NG_CHECK(::close(fd) == 0, "save_safetensors: close of ", path_, " failed: ", errno_text());
-    NG_CHECK(::rename(path_.c_str(), target.c_str()) == 0, "save_safetensors: rename ", path_, " -> ",
-             target, " failed: ", errno_text());
+    check(::close(fd) == 0, "close failed");
+    check(::rename(path_.c_str(), target_.c_str()) == 0, "rename of the temporary file over it failed");
     committed_ = true;
-    std::string dir = std::filesystem::path(target).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+    const std::string dir = std::filesystem::path(target_).parent_path().string();
+    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {  // best effort: some file systems cannot sync directories
       ::fsync(dfd);
       ::close(dfd);
@@ -132,7 +134,12 @@ class TempFile {
   }
 
  private:
-  std::string path_;
+  // An error naming the target, the step that failed and errno's reason.
+  void check(bool ok, const char* what) const {
+    NG_CHECK(ok, "save_safetensors: cannot write ", target_, ": ", what, " (", path_, "): ", errno_text());
+  }
+
+  std::string target_, path_;
   int fd_ = -1;
   bool committed_ = false;
 };
@@ -282,7 +289,22 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   file.write(header.data(), header.size());
   for (const auto& e : order)
     if (e.cpu.numel() > 0) file.write(e.cpu.raw_data(), e.cpu.nbytes());
-  file.commit(path);
+  file.commit();
+}
+
+int remove_stale_temporaries(const std::string& path) {
+  const std::filesystem::path target(path);
+  const std::string prefix = target.filename().string() + kTempSuffix;
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& e : std::filesystem::directory_iterator(
+           target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() == prefix.size() + 6 && name.compare(0, prefix.size(), prefix) == 0 &&
+        std::filesystem::remove(e.path(), ec))
+      ++removed;
+  }
+  return removed;
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -10,7 +10,11 @@
 // order of decreasing dtype rank (I64, F64, F32, BF16 — the package's enum order), ties by name (bytes);
 // `__metadata__` comes first and is omitted when empty. (The package writes metadata keys in hash order, so
 // files with two or more metadata keys can differ in that order; natgrad sorts them by key.)
-// Writing is atomic: a temporary file in the same directory, fsync, rename, fsync of the directory.
+// Writing is atomic: a temporary file in the same directory ("<path>.tmp.XXXXXX"), fsync, rename, fsync of
+// the directory. A failed write (disk full, file size limit, I/O error, failed fsync, close or rename) is
+// an ng::Error naming `path` and the system's reason; the temporary file is removed and whatever `path`
+// held before is untouched. Only a process killed mid-write leaves its temporary behind
+// (remove_stale_temporaries).
 // Loading validates every field and names the file and the expectation in each error; the tensors come back
 // in file (data offset) order.
 #pragma once
@@ -37,6 +41,10 @@ struct SafetensorsFile {
 // Names must be unique, non-empty and not "__metadata__".
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+
+// Removes the temporary files of writes to `path` that were killed before their rename; returns how many.
+// Only for a path no other process is writing at the same time.
+int remove_stale_temporaries(const std::string& path);
 
 // Reads and validates `path`; every tensor is a fresh contiguous CPU tensor.
 SafetensorsFile load_safetensors(const std::string& path);

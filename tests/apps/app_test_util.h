@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -65,11 +66,14 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return out;
 }
 
-// Starts `natgrad args...` with stdout and stderr going to `log`; returns the child's pid.
-inline pid_t spawn_natgrad(const std::vector<std::string>& args, const std::string& log) {
+// Starts `natgrad args...` with stdout and stderr going to `log`; returns the child's pid. `in_child`, if
+// given, runs in the child before the exec (e.g. to set resource limits).
+inline pid_t spawn_natgrad(const std::vector<std::string>& args, const std::string& log,
+                           const std::function<void()>& in_child = {}) {
   const std::string bin = natgrad_binary();
   const pid_t pid = fork();
   if (pid == 0) {
+    if (in_child) in_child();
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
@@ -88,9 +92,9 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-inline RunResult run_natgrad(const std::vector<std::string>& args) {
+inline RunResult run_natgrad(const std::vector<std::string>& args, const std::function<void()>& in_child = {}) {
   const std::string log = (fs::temp_directory_path() / ("natgrad-apps-log-" + std::to_string(getpid()))).string();
-  const pid_t pid = spawn_natgrad(args, log);
+  const pid_t pid = spawn_natgrad(args, log, in_child);
   int status = 0;
   waitpid(pid, &status, 0);
   RunResult r;
@@ -124,6 +128,36 @@ inline nlohmann::json tiny_config() {
   })");
   j["data"]["root"] = cifar_root();
   return j;
+}
+
+// The run directory of `natgrad train CONFIG` for `config` (written to `config_path`), made once and cached
+// in the build folder: ctest runs every test in its own process, so tests that compare against one
+// reference run share it this way. The key is the natgrad binary (size and time), the config and
+// OPENBLAS_CORETYPE (another GEMM kernel rounds differently); concurrent test processes may both make it —
+// runs are deterministic, the first rename wins. Runs of older binaries are removed. Empty on failure
+// (with a test failure holding the output).
+inline std::string cached_run(const nlohmann::json& config, const std::string& config_path) {
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  const std::string key = std::to_string(fs::file_size(natgrad_binary())) + "-" +
+                          std::to_string(fs::last_write_time(natgrad_binary()).time_since_epoch().count()) + "-" +
+                          std::to_string(std::hash<std::string>{}(config.dump())) + "-" +
+                          std::to_string(std::hash<std::string>{}(coretype ? coretype : ""));
+  const fs::path cache = fs::path(NATGRAD_BINARY_DIR) / "test_apps_cache";
+  const std::string run = (cache / ("run-" + key)).string();
+  write_config(config_path, config);
+  if (fs::exists(run + "/summary.json")) return run;
+  fs::create_directories(cache);
+  const std::string binary_key = key.substr(0, key.find('-', key.find('-') + 1));
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cache))  // runs of older binaries
+    if (e.path().filename().string().rfind("run-" + binary_key, 0) != 0) fs::remove_all(e.path(), ec);
+  const std::string tmp = run + ".tmp-" + std::to_string(getpid());
+  const RunResult r = run_natgrad({"train", config_path, "--out", tmp});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  if (r.exit_code != 0) return "";
+  fs::rename(tmp, run, ec);
+  if (ec) fs::remove_all(tmp);  // another test process made it first
+  return run;
 }
 
 // metrics.jsonl without the fields that measure time (which differ between two runs of one config).

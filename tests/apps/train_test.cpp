@@ -16,35 +16,14 @@ namespace {
 
 using nlohmann::json;
 
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-// One reference run of tiny_config(), shared by the tests of this file. ctest runs every test in its
-// own process, so the run is cached in the build folder, keyed by the natgrad binary (size and time), the
-// config and OPENBLAS_CORETYPE (another GEMM kernel rounds differently); concurrent test processes may both
-// make it — runs are deterministic, the first rename wins.
+// One reference run of tiny_config(), shared by the tests of this file (cached_run).
 class TrainRun : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    config_ = write_config(*dir_ / "tiny.json", tiny_config());
-    const std::string key = std::to_string(fs::file_size(natgrad_binary())) + "-" +
-                            std::to_string(fs::last_write_time(natgrad_binary()).time_since_epoch().count()) + "-" +
-                            std::to_string(std::hash<std::string>{}(tiny_config().dump())) + "-" +
-                            std::to_string(std::hash<std::string>{}(env_or_empty("OPENBLAS_CORETYPE")));
-    run_ = std::string(NATGRAD_BINARY_DIR) + "/test_apps_cache/run-" + key;
-    if (fs::exists(run_ + "/summary.json")) return;
-    fs::create_directories(fs::path(run_).parent_path());
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(fs::path(run_).parent_path()))  // runs of older binaries
-      if (e.path().filename().string().rfind("run-" + key, 0) != 0) fs::remove_all(e.path(), ec);
-    const std::string tmp = run_ + ".tmp-" + std::to_string(getpid());
-    const RunResult r = run_natgrad({"train", config_, "--out", tmp});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    fs::rename(tmp, run_, ec);
-    if (ec) fs::remove_all(tmp);  // another test process made it first
+    config_ = *dir_ / "tiny.json";
+    run_ = cached_run(tiny_config(), config_);
+    ASSERT_FALSE(run_.empty());
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string run() { return run_; }

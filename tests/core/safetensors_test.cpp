@@ -1,12 +1,19 @@
 // tests/core/safetensors_test.cpp — core/safetensors: round trips for every dtype, byte equality with the
 // python `safetensors` package (a literal file it wrote, and the PyTorch-made fixture re-saved), atomic
-// writes, and one test per malformed-file error (each must name the file and what was expected).
+// writes, failed writes (file size limit, rename) and stale temporaries, and one test per malformed-file
+// error (each must name the file and what was expected).
 #include "core/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -159,6 +166,61 @@ TEST_F(SafetensorsTest, WriteIsAtomicAndReplacesTheTarget) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no_such_dir"), std::string::npos) << e.what();
   }
+}
+
+// Runs `body` with the process's file size limit lowered to `bytes` (a write past it fails with EFBIG:
+// SIGXFSZ is ignored meanwhile).
+void with_file_size_limit(rlim_t bytes, const std::function<void()>& body) {
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  const auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit lim = old;
+  lim.rlim_cur = bytes;
+  setrlimit(RLIMIT_FSIZE, &lim);
+  body();
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+}
+
+TEST_F(SafetensorsTest, FailedWritesNameTheFileAndKeepWhatItHeld) {
+  const std::string p = path("w.safetensors");
+  save_safetensors(p, {{"x", Tensor::ones({2})}});
+  const std::string before = read_bytes(p);
+  with_file_size_limit(1000, [&] {
+    try {
+      save_safetensors(p, {{"big", Tensor::zeros({4000})}});
+      ADD_FAILURE() << "a write past the file size limit should fail";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("cannot write " + p + ": write failed"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::strerror(EFBIG)), std::string::npos) << msg;
+    }
+  });
+  fs::create_directories(path("dir.safetensors/inside"));  // a rename cannot replace a non-empty folder
+  try {
+    save_safetensors(path("dir.safetensors"), {{"x", Tensor::ones({1})}});
+    ADD_FAILURE() << "renaming onto a non-empty folder should fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot write " + path("dir.safetensors") + ": rename"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(read_bytes(p), before);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"dir.safetensors", "w.safetensors"})) << "temporary files left behind";
+}
+
+TEST_F(SafetensorsTest, RemoveStaleTemporariesRemovesOnlyThoseOfTheTarget) {
+  const std::string p = path("m.safetensors");
+  for (const char* name : {"m.safetensors.tmp.a1B2c3", "m.safetensors.tmp.zzzzzz", "m.safetensors.tmp.short",
+                           "n.safetensors.tmp.a1B2c3", "m.safetensors"})
+    std::ofstream(path(name)) << "x";
+  EXPECT_EQ(remove_stale_temporaries(p), 2);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"m.safetensors", "m.safetensors.tmp.short", "n.safetensors.tmp.a1B2c3"}));
 }
 
 TEST_F(SafetensorsTest, SaveRejectsDuplicateAndReservedNames) {
