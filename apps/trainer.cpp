@@ -270,7 +270,8 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
   auto elapsed = [&] { return elapsed_base + seconds_since(session_start); };
   std::string failure;
 
-  for (int64_t epoch = s.st.epoch; epoch < E && failure.empty(); ++epoch) {
+  const int64_t last_epoch = o.stop_after_epoch > 0 ? std::min(E, o.stop_after_epoch) : E;
+  for (int64_t epoch = s.st.epoch; epoch < last_epoch && failure.empty(); ++epoch) {
     s.train->start(epoch, s.st.epoch_step);
     const auto epoch_start = Clock::now();
     const double epoch_base = s.st.epoch_seconds;
@@ -352,6 +353,8 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
   TrainOutcome outcome;
   outcome.ok = failure.empty();
   outcome.error = failure;
+  outcome.stopped = outcome.ok && s.st.epoch < E;
+  if (outcome.stopped) return outcome;  // the last checkpoint holds the run; summary.json marks finished runs
   if (outcome.ok) save_state(*s.model, s.paths.final_weights());
   else s.metrics.write({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
   outcome.summary = make_summary(s, outcome.ok ? "completed" : "diverged", failure);
