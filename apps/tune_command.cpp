@@ -39,7 +39,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* kUsage =
-    "usage: natgrad tune SPACE.json [--out DIR] [--jobs N] [--set path.to.key=VALUE ...]\n"
+    "usage: natgrad tune SPACE.json [--out DIR] [--jobs N] [--set path.to.key=VALUE ...] [--dry-run]\n"
     "\n"
     "Searches the space of SPACE.json (a base config and the keys to tune; format in configs/README.md,\n"
     "\"tune\") by grid or seeded quasi-random sampling with successive halving, each trial a `natgrad\n"
@@ -51,6 +51,7 @@ const char* kUsage =
     "  --out DIR        output folder (default: runs/tune-<space>-<date>-<time>)\n"
     "  --jobs N         trials at once (default 1); each gets threads = cores / N (at most the base's)\n"
     "  --set KEY=VALUE  override a key of the base config (e.g. --set data.train_subset=512); repeatable\n"
+    "  --dry-run        check the space and print the plan (trials, rungs, epochs in all) without training\n"
     "\n"
     "exit codes: 0 done, 2 bad usage or space, 1 runtime failure (e.g. every trial failed)\n";
 
@@ -63,7 +64,7 @@ struct Plan {
   std::string out;
 };
 
-std::string trial_id(int64_t t) { return "t" + std::to_string(t); }
+std::string trial_id(int64_t t) { return std::string("t").append(std::to_string(t)); }
 
 // The base config's checks: a validation split, rungs that are evaluation epochs.
 void check_base(const Plan& p, const RunConfig& base) {
@@ -286,11 +287,18 @@ int finish(const Plan& p, const std::string& space_path, const std::vector<nlohm
   return 0;
 }
 
+void print_plan(const Plan& p, const std::string& space_path, int64_t jobs) {
+  std::cout << "tune " << space_path << ": " << p.settings.size() << " trials, rungs at";
+  for (size_t k = 0; k < p.rungs.size(); ++k) std::cout << " " << p.rungs[k] << " (" << p.sizes[k] << " trials)";
+  std::cout << " epochs, at most " << halving_cost(static_cast<int64_t>(p.settings.size()), p.rungs, p.space.halving.eta)
+            << " epochs in all; " << jobs << " at once with " << p.threads << " thread(s) each; " << p.out << std::endl;
+}
+
 }  // namespace
 
 int run_tune_command(const std::vector<std::string>& argv) {
   return run_command("tune", kUsage, [&] {
-    const Args a = parse_args(argv, {"--out", "--jobs", "--set"});
+    const Args a = parse_args(argv, {"--out", "--jobs", "--set"}, {"--dry-run"});
     if (a.help) {
       std::cout << kUsage;
       return 0;
@@ -298,10 +306,13 @@ int run_tune_command(const std::vector<std::string>& argv) {
     if (a.positional.size() != 1) throw UsageError("expected one SPACE.json, got " + std::to_string(a.positional.size()));
     const int64_t jobs = a.has("--jobs") ? positive_integer_flag(a, "--jobs") : 1;
     Plan p = make_plan(a.positional[0], a, jobs);
+    if (a.switches.count("--dry-run")) {
+      print_plan(p, a.positional[0], jobs);
+      for (size_t t = 0; t < p.settings.size(); ++t) std::cout << trial_id(static_cast<int64_t>(t)) << " " << p.settings[t].dump() << "\n";
+      return 0;
+    }
     prepare_out(p);
-    std::cout << "tune " << a.positional[0] << ": " << p.settings.size() << " trials, rungs at";
-    for (size_t k = 0; k < p.rungs.size(); ++k) std::cout << " " << p.rungs[k] << " (" << p.sizes[k] << " trials)";
-    std::cout << " epochs, " << jobs << " at once with " << p.threads << " thread(s) each; " << p.out << std::endl;
+    print_plan(p, a.positional[0], jobs);
     const std::string path = p.out + "/tune.jsonl";
     Records records = reload_records(path);
     JsonlWriter log(path);

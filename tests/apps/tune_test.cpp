@@ -202,5 +202,36 @@ TEST(Tune, BadInputExitsWith2NamingTheKey) {
   EXPECT_NE(stop.output.find("--stop-after-epoch"), std::string::npos) << stop.output;
 }
 
+// configs/cpu-tune: one space per CPU-study optimizer, each on its cpu-study config with a validation split,
+// tuning its natural keys with the same budget and halving; every one passes a dry run.
+TEST(Tune, ShippedSpacesGiveEveryOptimizerTheSameBudget) {
+  const std::string dir = std::string(NATGRAD_SOURCE_DIR) + "/configs/cpu-tune";
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().stem().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"adamw", "ikfac", "kfac", "sgd", "singd-dense", "singd-diagonal",
+                                             "singd-hierarchical", "singd-toeplitz"}));
+  for (const auto& name : names) {
+    const std::string path = dir + "/" + name + ".json";
+    const json space = json::parse(read_file(path));
+    EXPECT_EQ(space["base"], "../cpu-study/" + name + ".json");
+    EXPECT_EQ(space["set"], json({"data.validation_size=5000"})) << name;
+    EXPECT_EQ(space["budget"], 4) << name;
+    EXPECT_EQ(space["halving"], json({{"min_epochs", 1}, {"eta", 3}})) << name;
+    std::vector<std::string> keys = {"optimizer.lr", "optimizer.weight_decay"};
+    if (name != "sgd" && name != "adamw") keys.push_back("optimizer.damping");
+    if (name == "kfac") keys.push_back("optimizer.T_inv");
+    EXPECT_EQ(space["params"].size(), keys.size()) << name;
+    for (const auto& k : keys) EXPECT_TRUE(space["params"].contains(k)) << name << ": " << k;
+    const RunResult r = run_natgrad({"tune", path, "--dry-run"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("17 trials, rungs at 1 (17 trials) 3 (5 trials) 10 (1 trials) epochs, at most 34 epochs"),
+              std::string::npos) << r.output;
+  }
+  const RunResult example = run_natgrad({"tune", std::string(NATGRAD_SOURCE_DIR) + "/configs/tune-example.json", "--dry-run"});
+  EXPECT_EQ(example.exit_code, 0) << example.output;
+  EXPECT_NE(example.output.find(": 7 trials"), std::string::npos) << example.output;
+}
+
 }  // namespace
 }  // namespace ng::app::testing
