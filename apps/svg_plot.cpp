@@ -24,15 +24,15 @@ double nice_step(double range, int target_ticks) {
 
 struct Axis {
   double lo = 0, hi = 1, step = 0.2;
-  // Widens [lo, hi] to whole ticks (a degenerate range gets some room).
-  Axis(double a, double b, int ticks) {
+  // Widens [lo, hi] to whole ticks (a degenerate range gets some room); steps are at least min_step.
+  Axis(double a, double b, int ticks, double min_step = 0.0) {
     if (!(a <= b)) a = 0, b = 1;
     if (b - a < 1e-12) {
       const double pad = std::max(std::abs(a) * 0.1, 1e-3);
       a -= pad;
       b += pad;
     }
-    step = nice_step(b - a, ticks);
+    step = std::max(min_step, nice_step(b - a, ticks));
     lo = std::floor(a / step) * step;
     hi = std::ceil(b / step) * step;
   }
@@ -79,7 +79,7 @@ struct Frame {
 
   // x0..x1, y0..y1: the data's extent (x0, x1 already in log10 with log_x).
   Frame(const PlotOptions& opt, double x0, double x1, double y0, double y1, size_t legend_entries)
-      : ax(x0, x1, 6), ay(y0, y1, 5), log_x(opt.log_x) {
+      : ax(x0, x1, 6, opt.log_x ? 1.0 : 0.0), ay(y0, y1, 5), log_x(opt.log_x) {  // log axis: ticks at decades
     const double mr = 16, mb = 46 + 16.0 * static_cast<double>((legend_entries + 2) / 3);
     pw = opt.width - ml - mr;
     ph = opt.height - mt - mb;

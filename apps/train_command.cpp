@@ -17,8 +17,8 @@ namespace {
 
 const char* kUsage =
     "usage: natgrad train CONFIG [--set path.to.key=VALUE ...] [--out RUN_DIR] [--init WEIGHTS]\n"
-    "                    [--stop-after-epoch R]\n"
-    "       natgrad train --resume RUN_DIR [CONFIG] [--stop-after-epoch R]\n"
+    "                    [--stop-after-epoch R] [--no-test]\n"
+    "       natgrad train --resume RUN_DIR [CONFIG] [--stop-after-epoch R] [--no-test]\n"
     "\n"
     "Trains the model of CONFIG (a JSON file, keys in configs/README.md) and writes a run directory:\n"
     "config.json, provenance.json, metrics.jsonl, curvature.jsonl, checkpoints/, final.safetensors,\n"
@@ -33,6 +33,7 @@ const char* kUsage =
     "                   the config must equal the run's\n"
     "  --stop-after-epoch R  stop after epoch R with a checkpoint (schedules keep the config's length);\n"
     "                   --resume continues it exactly as if it had not stopped (natgrad tune's rungs)\n"
+    "  --no-test        do not evaluate the test split (only the validation split, if any)\n"
     "\n"
     "exit codes: 0 trained, 2 bad usage or config, 1 runtime failure (e.g. the run diverged)\n";
 
@@ -55,7 +56,7 @@ void differences(const nlohmann::json& a, const nlohmann::json& b, const std::st
 
 int run_train_command(const std::vector<std::string>& argv) {
   return run_command("train", kUsage, [&] {
-    const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init", "--stop-after-epoch"});
+    const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init", "--stop-after-epoch"}, {"--no-test"});
     if (a.help) {
       std::cout << kUsage;
       return 0;
@@ -66,6 +67,7 @@ int run_train_command(const std::vector<std::string>& argv) {
     o.command_line.insert(o.command_line.end(), argv.begin(), argv.end());
     o.init_weights = a.value("--init");
     if (a.has("--stop-after-epoch")) o.stop_after_epoch = positive_integer_flag(a, "--stop-after-epoch");
+    o.skip_test = a.switches.count("--no-test") > 0;
     RunConfig cfg;
     if (a.has("--resume")) {
       if (a.has("--out")) throw UsageError("--out and --resume exclude each other (the run stays where it is)");

@@ -109,7 +109,7 @@ void build(Session& s, const TrainOptions& o) {
                       std::to_string(tr.size()) + " training images and data.drop_last is on: no batch to train on");
   bind_schedules(*s.opt, cfg.schedules, s.steps_per_epoch, cfg.train.epochs);
   const auto eval_opts = eval_loader_options(cfg.data, s.data, cfg.eval.batch_size, cfg.precision);
-  s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
+  if (!o.skip_test) s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
   if (s.data.validation->size() > 0) s.validation = std::make_unique<data::Loader>(s.data.validation, eval_opts);
 
   if (o.resume && fs::exists(s.paths.last_checkpoint())) {
@@ -182,24 +182,26 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
                     percent(line["train_accuracy"]);
   bool improved = false;
   if ((epoch + 1) % cfg.eval.interval_epochs == 0 || epoch + 1 == cfg.train.epochs) {
-    const EvalResult test = evaluate(*s.model, *s.test, cfg.device);
-    line["test_loss"] = test.loss;
-    line["test_accuracy"] = test.accuracy;
-    line["eval_seconds"] = test.seconds;
-    msg += "  test acc " + percent(test.accuracy);
+    if (s.test) {
+      const EvalResult test = evaluate(*s.model, *s.test, cfg.device);
+      line["test_loss"] = test.loss;
+      line["test_accuracy"] = test.accuracy;
+      line["eval_seconds"] = test.seconds;
+      msg += "  test acc " + percent(test.accuracy);
+      if (test.accuracy > s.st.best_accuracy) {
+        s.st.best_accuracy = test.accuracy;
+        s.st.best_epoch = epoch + 1;
+        improved = true;
+      }
+      if (cfg.eval.target_accuracy > 0 && s.st.time_to_target < 0 && test.accuracy >= cfg.eval.target_accuracy)
+        s.st.time_to_target = elapsed;
+    }
     if (s.validation) {
       const EvalResult val = evaluate(*s.model, *s.validation, cfg.device);
       line["val_loss"] = val.loss;
       line["val_accuracy"] = val.accuracy;
       msg += "  val acc " + percent(val.accuracy);
     }
-    if (test.accuracy > s.st.best_accuracy) {
-      s.st.best_accuracy = test.accuracy;
-      s.st.best_epoch = epoch + 1;
-      improved = true;
-    }
-    if (cfg.eval.target_accuracy > 0 && s.st.time_to_target < 0 && test.accuracy >= cfg.eval.target_accuracy)
-      s.st.time_to_target = elapsed;
   }
   line["time"] = elapsed;
   line["peak_memory_bytes"] = peak_memory_bytes(cfg.device);

@@ -26,6 +26,7 @@ struct TrainOptions {
   std::string init_weights;   // initial weights (safetensors), applied after the model is built
   int64_t stop_after_epoch = 0;  // > 0: stop after this epoch (the schedules keep the config's length);
                                  // a later --resume continues as if the run had never stopped
+  bool skip_test = false;     // never evaluate the test split (natgrad tune's trials select on validation)
   std::vector<std::string> command_line;
 };
 

@@ -7,8 +7,8 @@
 // OUT/tune.jsonl     one record per trial and rung (apps/tune_report.h), appended as each finishes
 // OUT/best.json      the best config (base + winning setting), ready for `natgrad train` / `compare`
 // OUT/report.html    trials table and sensitivity plots
-// Each trial rung is a `natgrad train` process (`--stop-after-epoch R`, then `--resume`), --jobs at once,
-// killed with the tune (PR_SET_PDEATHSIG). Restarting the same command reuses every recorded rung and
+// Each trial rung is a `natgrad train --no-test` process (`--stop-after-epoch R`, then `--resume`; the test
+// split is never evaluated for a trial), --jobs at once, killed with the tune (PR_SET_PDEATHSIG). Restarting the same command reuses every recorded rung and
 // resumes unfinished trials from their checkpoints, so the records equal those of an uninterrupted tune.
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -27,7 +27,6 @@
 #include "apps/config_reader.h"
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
-#include "apps/trainer.h"
 #include "apps/tune_halving.h"
 #include "apps/tune_report.h"
 #include "apps/tune_space.h"
@@ -48,7 +47,7 @@ const char* kUsage =
     "command continues an interrupted tune, reusing every finished trial and rung.\n"
     "\n"
     "options:\n"
-    "  --out DIR        output folder (default: runs/tune-<space>-<date>-<time>)\n"
+    "  --out DIR        output folder (default: runs/tune-<SPACE's file name without .json>)\n"
     "  --jobs N         trials at once (default 1); each gets threads = cores / N (at most the base's)\n"
     "  --set KEY=VALUE  override a key of the base config (e.g. --set data.train_subset=512); repeatable\n"
     "  --dry-run        check the space and print the plan (trials, rungs, epochs in all) without training\n"
@@ -117,7 +116,7 @@ Plan make_plan(const std::string& space_path, const Args& a, int64_t jobs) {
       throw ConfigError("trial " + trial_id(t) + " " + p.settings[t].dump() + ": " + e.what());
     }
   }
-  p.out = a.value("--out", default_run_dir("tune-" + fs::path(space_path).stem().string()));
+  p.out = a.value("--out", "runs/tune-" + fs::path(space_path).stem().string());
   return p;
 }
 
@@ -154,7 +153,7 @@ pid_t start_trial(const Plan& p, int64_t t, int64_t epochs) {
     fs::remove_all(base);  // killed while it was being created
     args.insert(args.end(), {base + ".json", "--out", base});
   }
-  args.insert(args.end(), {"--stop-after-epoch", std::to_string(epochs)});
+  args.insert(args.end(), {"--stop-after-epoch", std::to_string(epochs), "--no-test"});
   const std::string log = base + ".log";
   std::cout.flush();
   const pid_t parent = getpid();

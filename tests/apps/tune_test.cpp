@@ -79,10 +79,16 @@ TEST(Tune, SuccessiveHalvingPicksTheBestOnTheValidationSplit) {
 
   // A trial continued rung by rung equals the same config trained to the end at once.
   const std::string winner = out + "/trials/t" + std::to_string(r2[0]["trial"].get<int64_t>());
-  const RunResult direct = run_natgrad({"train", winner + ".json", "--out", dir / "direct"});
+  const RunResult direct = run_natgrad({"train", winner + ".json", "--out", dir / "direct", "--no-test"});
   ASSERT_EQ(direct.exit_code, 0) << direct.output;
   EXPECT_EQ(metrics_without_timing(winner), metrics_without_timing(dir / "direct"));
   EXPECT_EQ(read_file(winner + "/final.safetensors"), read_file(dir / "direct/final.safetensors"));
+  for (const auto& line : read_jsonl(winner + "/metrics.jsonl")) {  // trials never see the test split
+    EXPECT_FALSE(line.contains("test_accuracy")) << line.dump();
+    if (line["kind"] == "epoch") {
+      EXPECT_TRUE(line.contains("val_accuracy")) << line.dump();
+    }
+  }
 
   const std::string html = read_file(out + "/report.html");
   size_t plots = 0;
