@@ -12,10 +12,11 @@ namespace {
 
 using nlohmann::json;
 
-// A tiny SGD run (12 steps per epoch) with a 128-image validation split, 4 epochs.
+// A tiny SGD run (12 steps per epoch, one thread) with a 128-image validation split, 4 epochs.
 json tune_base() {
   json j = tiny_config();
   j["name"] = "tuned";
+  j["threads"] = 1;
   j["optimizer"] = {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}};
   j["data"]["train_subset"] = 512;
   j["data"]["validation_size"] = 128;
