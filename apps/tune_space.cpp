@@ -120,6 +120,7 @@ std::vector<nlohmann::json> TuneParam::grid_values() const {
   if (kind == "choice") return values;
   std::vector<nlohmann::json> out;
   if (kind == "int") {
+    if (hi - lo >= 100000) throw ConfigError("params." + key + ".int: more than 100000 grid values");
     for (int64_t v = static_cast<int64_t>(lo); v <= static_cast<int64_t>(hi); ++v) out.push_back(v);
     return out;
   }
