@@ -96,7 +96,11 @@ TEST(Tune, SuccessiveHalvingPicksTheBestOnTheValidationSplit) {
   for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) ++plots;
   EXPECT_EQ(plots, 2u);  // one sensitivity plot per tuned key
   EXPECT_NE(html.find("optimizer.lr (log scale)"), std::string::npos);
+  const size_t first_row = html.find("<tr><td>t");  // the table lists the winner first
+  ASSERT_NE(first_row, std::string::npos);
+  EXPECT_EQ(html.substr(first_row, 40).find("<tr><td>t" + std::to_string(r2[0]["trial"].get<int64_t>()) + "</td>"), 0u);
   EXPECT_NE(html.find(">completed</td>"), std::string::npos);
+  EXPECT_NE(html.find(">halted</td>"), std::string::npos);
 }
 
 TEST(Tune, AKilledTuneRestartedGivesTheRecordsOfAnUninterruptedOne) {
