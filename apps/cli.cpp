@@ -51,6 +51,19 @@ Args parse_args(const std::vector<std::string>& args, const std::set<std::string
   return a;
 }
 
+int64_t positive_integer_flag(const Args& a, const std::string& flag) {
+  const std::string v = a.value(flag);
+  size_t used = 0;
+  int64_t n = 0;
+  try {
+    n = std::stoll(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v.size() || n < 1) throw UsageError(flag + ": expected an integer >= 1, got '" + v + "'");
+  return n;
+}
+
 int run_command(const std::string& name, const char* usage, const std::function<int()>& body) {
   try {
     return body();

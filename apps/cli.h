@@ -1,6 +1,7 @@
 // apps/cli.h — what every natgrad subcommand shares: argument parsing and the mapping of errors to exit
 // codes (0 success, 2 bad usage or config, 1 runtime failure).
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <set>
@@ -33,6 +34,9 @@ struct Args {
 // `switches`); `--flag=VALUE` works too. -h/--help set `help`. Anything else is a UsageError.
 Args parse_args(const std::vector<std::string>& args, const std::set<std::string>& with_value,
                 const std::set<std::string>& switches = {});
+
+// The value of `flag` as an integer >= 1 (a UsageError naming the flag otherwise).
+int64_t positive_integer_flag(const Args& a, const std::string& flag);
 
 // Runs a subcommand body: prints its usage for --help; maps UsageError and ConfigError to exit code 2
 // (message and usage hint on stderr), other exceptions to 1.

@@ -15,6 +15,7 @@ usage: natgrad <command> [options]
 commands:
   train     train a model from a JSON config into a run directory (or --resume one)
   compare   train several configs over several seeds; comparison table and report.html
+  tune      search hyper-parameters (successive halving, validation split); best config and report
   report    rebuild comparison.md/.csv and report.html from existing runs
   eval      test accuracy of saved weights
   validate  check a config (and its data files) without training
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "train") return ng::app::run_train_command(args);
     if (cmd == "compare") return ng::app::run_compare_command(args);
+    if (cmd == "tune") return ng::app::run_tune_command(args);
     if (cmd == "report") return ng::app::run_report_command(args);
     if (cmd == "eval") return ng::app::run_eval_command(args);
     if (cmd == "validate") return ng::app::run_validate_command(args);

@@ -237,13 +237,16 @@ std::string table_html(const std::vector<GroupSummary>& groups) {
 
 }  // namespace
 
+std::string html_page_start(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + xml_escape(title) +
+         "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222}"
+         ".plots{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse;margin-top:16px}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+         "code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n<h1>" + xml_escape(title) + "</h1>\n";
+}
+
 std::string report_html(const std::vector<RunRecord>& runs, const std::string& title) {
-  std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + xml_escape(title) +
-      "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222}"
-      ".plots{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse;margin-top:16px}"
-      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-      "code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n<h1>" + xml_escape(title) + "</h1>\n";
+  std::string out = html_page_start(title);
   out += "<p>" + std::to_string(runs.size()) + " run(s). Lines: mean over seeds; bands: lowest to highest seed.</p>\n";
   out += "<div class=\"plots\">\n";
   struct P {

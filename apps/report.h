@@ -49,6 +49,8 @@ std::vector<GroupSummary> summarize(const std::vector<RunRecord>& runs);
 std::string comparison_markdown(const std::vector<GroupSummary>& groups);
 std::string comparison_csv(const std::vector<GroupSummary>& groups);
 std::string report_html(const std::vector<RunRecord>& runs, const std::string& title);
+// The start of a report page (doctype, the shared style, the title as <h1>), for the pages of other commands.
+std::string html_page_start(const std::string& title);
 
 // report.html alone (a single run's directory), or all three files into `out_dir`.
 void write_report(const std::vector<RunRecord>& runs, const std::string& html_path, const std::string& title);

@@ -17,7 +17,8 @@ namespace {
 
 const char* kUsage =
     "usage: natgrad train CONFIG [--set path.to.key=VALUE ...] [--out RUN_DIR] [--init WEIGHTS]\n"
-    "       natgrad train --resume RUN_DIR [CONFIG]\n"
+    "                    [--stop-after-epoch R] [--no-test]\n"
+    "       natgrad train --resume RUN_DIR [CONFIG] [--stop-after-epoch R] [--no-test]\n"
     "\n"
     "Trains the model of CONFIG (a JSON file, keys in configs/README.md) and writes a run directory:\n"
     "config.json, provenance.json, metrics.jsonl, curvature.jsonl, checkpoints/, final.safetensors,\n"
@@ -30,6 +31,9 @@ const char* kUsage =
     "                   final.safetensors or a checkpoint)\n"
     "  --resume RUN_DIR continue a run (e.g. one that was killed) from its last checkpoint; with CONFIG,\n"
     "                   the config must equal the run's\n"
+    "  --stop-after-epoch R  stop after epoch R with a checkpoint (schedules keep the config's length);\n"
+    "                   --resume continues it exactly as if it had not stopped (natgrad tune's rungs)\n"
+    "  --no-test        do not evaluate the test split (only the validation split, if any)\n"
     "\n"
     "exit codes: 0 trained, 2 bad usage or config, 1 runtime failure (e.g. the run diverged)\n";
 
@@ -68,7 +72,7 @@ TrainOutcome train_in_run_dir(const RunConfig& cfg, const TrainOptions& o) {
 
 int run_train_command(const std::vector<std::string>& argv) {
   return run_command("train", kUsage, [&] {
-    const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init"});
+    const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init", "--stop-after-epoch"}, {"--no-test"});
     if (a.help) {
       std::cout << kUsage;
       return 0;
@@ -78,6 +82,8 @@ int run_train_command(const std::vector<std::string>& argv) {
     o.command_line = {"natgrad", "train"};
     o.command_line.insert(o.command_line.end(), argv.begin(), argv.end());
     o.init_weights = a.value("--init");
+    if (a.has("--stop-after-epoch")) o.stop_after_epoch = positive_integer_flag(a, "--stop-after-epoch");
+    o.skip_test = a.switches.count("--no-test") > 0;
     RunConfig cfg;
     if (a.has("--resume")) {
       if (a.has("--out")) throw UsageError("--out and --resume exclude each other (the run stays where it is)");
@@ -118,6 +124,11 @@ int run_train_command(const std::vector<std::string>& argv) {
     if (!r.ok) {
       std::cerr << "natgrad train: " << r.error << "\nrun directory: " << o.run_dir << "\n";
       return 1;
+    }
+    if (r.stopped) {
+      std::cout << "stopped after epoch " << o.stop_after_epoch << " of " << cfg.train.epochs
+                << " (continue with natgrad train --resume " << o.run_dir << ")\n";
+      return 0;
     }
     auto pct = [](const nlohmann::json& v) {
       if (!v.is_number()) return std::string("n/a");

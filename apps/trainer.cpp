@@ -125,7 +125,7 @@ void build(Session& s, const TrainOptions& o) {
   s.steps_per_epoch = s.train->steps_per_epoch();  // > 0: parse_run_config checked batch_size against the data
   bind_schedules(*s.opt, cfg.schedules, s.steps_per_epoch, cfg.train.epochs);
   const auto eval_opts = eval_loader_options(cfg.data, s.data, cfg.eval.batch_size, cfg.precision);
-  s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
+  if (!o.skip_test) s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
   if (s.data.validation->size() > 0) s.validation = std::make_unique<data::Loader>(s.data.validation, eval_opts);
 
   if (o.resume && fs::exists(s.paths.last_checkpoint())) {
@@ -201,24 +201,26 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
                     percent(line["train_accuracy"]);
   bool improved = false;
   if ((epoch + 1) % cfg.eval.interval_epochs == 0 || epoch + 1 == cfg.train.epochs) {
-    const EvalResult test = evaluate(*s.model, *s.test, cfg.device);
-    line["test_loss"] = test.loss;
-    line["test_accuracy"] = test.accuracy;
-    line["eval_seconds"] = test.seconds;
-    msg += "  test acc " + percent(test.accuracy);
+    if (s.test) {
+      const EvalResult test = evaluate(*s.model, *s.test, cfg.device);
+      line["test_loss"] = test.loss;
+      line["test_accuracy"] = test.accuracy;
+      line["eval_seconds"] = test.seconds;
+      msg += "  test acc " + percent(test.accuracy);
+      if (test.accuracy > s.st.best_accuracy) {
+        s.st.best_accuracy = test.accuracy;
+        s.st.best_epoch = epoch + 1;
+        improved = true;
+      }
+      if (cfg.eval.target_accuracy > 0 && s.st.time_to_target < 0 && test.accuracy >= cfg.eval.target_accuracy)
+        s.st.time_to_target = elapsed;
+    }
     if (s.validation) {
       const EvalResult val = evaluate(*s.model, *s.validation, cfg.device);
       line["val_loss"] = val.loss;
       line["val_accuracy"] = val.accuracy;
       msg += "  val acc " + percent(val.accuracy);
     }
-    if (test.accuracy > s.st.best_accuracy) {
-      s.st.best_accuracy = test.accuracy;
-      s.st.best_epoch = epoch + 1;
-      improved = true;
-    }
-    if (cfg.eval.target_accuracy > 0 && s.st.time_to_target < 0 && test.accuracy >= cfg.eval.target_accuracy)
-      s.st.time_to_target = elapsed;
   }
   line["time"] = elapsed;
   line["peak_memory_bytes"] = peak_memory_bytes(cfg.device);
@@ -290,7 +292,8 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
   auto elapsed = [&] { return elapsed_base + seconds_since(session_start); };
   std::string failure;
 
-  for (int64_t epoch = s.st.epoch; epoch < E && failure.empty(); ++epoch) {
+  const int64_t last_epoch = o.stop_after_epoch > 0 ? std::min(E, o.stop_after_epoch) : E;
+  for (int64_t epoch = s.st.epoch; epoch < last_epoch && failure.empty(); ++epoch) {
     s.train->start(epoch, s.st.epoch_step);
     const auto epoch_start = Clock::now();
     const double epoch_base = s.st.epoch_seconds;
@@ -373,6 +376,8 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
   TrainOutcome outcome;
   outcome.ok = failure.empty();
   outcome.error = failure;
+  outcome.stopped = outcome.ok && s.st.epoch < E;
+  if (outcome.stopped) return outcome;  // the last checkpoint holds the run; summary.json marks finished runs
   if (outcome.ok) save_state(*s.model, s.paths.final_weights());
   else s.log_metrics({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
   outcome.summary = make_summary(s, outcome.ok ? "completed" : "diverged", failure);

@@ -24,11 +24,15 @@ struct TrainOptions {
   std::string run_dir;
   bool resume = false;        // continue the run in run_dir from its last checkpoint (or its start)
   std::string init_weights;   // initial weights (safetensors), applied after the model is built
+  int64_t stop_after_epoch = 0;  // > 0: stop after this epoch (the schedules keep the config's length);
+                                 // a later --resume continues as if the run had never stopped
+  bool skip_test = false;     // never evaluate the test split (natgrad tune's trials select on validation)
   std::vector<std::string> command_line;
 };
 
 struct TrainOutcome {
   bool ok = false;
+  bool stopped = false;   // ended by stop_after_epoch before the config's last epoch (no summary written)
   std::string error;      // why the run failed (diverged: which layer)
   nlohmann::json summary; // what summary.json holds
 };

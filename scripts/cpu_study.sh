@@ -30,17 +30,13 @@ records=$root/bench/results/cpu-study
 natgrad=${NATGRAD:-$root/build/natgrad}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
+# shellcheck source=scripts/study_records.sh
+source "$root/scripts/study_records.sh"
+
 # copy_finished FROM TO: the record files of every finished run (and PyTorch summary) in FROM that TO lacks.
 copy_finished() {
-  local from=$1 to=$2 summary run
-  [[ -d $from ]] || return 0
-  while IFS= read -r summary; do
-    run=$(dirname "${summary#"$from"/}")
-    [[ -f $to/$run/summary.json ]] && continue
-    mkdir -p "$to/$run"
-    cp "$from/$run"/{config.json,provenance.json,metrics.jsonl} "$to/$run/"
-    cp "$summary" "$to/$run/summary.json"  # last: a record is complete once its summary is there
-  done < <(find "$from" -mindepth 3 -maxdepth 3 -name summary.json | sort)
+  local from=$1 to=$2 summary
+  copy_finished_runs "$from" "$to"
   if [[ -d $from/pytorch ]]; then
     mkdir -p "$to/pytorch"
     for summary in "$from"/pytorch/*-seed-*.json; do

@@ -1,0 +1,19 @@
+# scripts/study_records.sh — sourced by the study scripts (cpu_study.sh, cpu_tune_study.sh): carrying
+# finished run records between a study folder and bench/results/.
+#
+# copy_finished_runs FROM TO: for every finished run FROM/<name>/seed-<seed>/ (summary.json present) that
+# TO lacks, its record files — config.json, provenance.json, metrics.jsonl, summary.json (what the
+# comparison and the tables read; no checkpoints or weights). The summary is copied last: a record is
+# complete once its summary is there.
+copy_finished_runs() {
+  local from=$1 to=$2 summary run
+  [[ -d $from ]] || return 0
+  while IFS= read -r summary; do
+    run=$(dirname "${summary#"$from"/}")
+    [[ -f $to/$run/summary.json ]] && continue
+    mkdir -p "$to/$run"
+    cp "$from/$run"/{config.json,provenance.json,metrics.jsonl} "$to/$run/"
+    cp "$summary" "$to/$run/summary.json"
+  done < <(find "$from" -mindepth 3 -maxdepth 3 -name summary.json | sort)
+  return 0
+}
