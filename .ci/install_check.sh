@@ -34,14 +34,25 @@ build_example() {
   cmake --build "$work/$name" -j2 >> "$work/$name.log" || { cat "$work/$name.log"; return 1; }
 }
 
-echo "--- examples against the prefix"
+echo "--- examples against the prefix ($(( $(date +%s) - start ))s so far)"
 for ex in cifar_singd capture_stats eval_cli_weights; do build_example "$ex" -DCMAKE_PREFIX_PATH="$prefix"; done
 "$work/cifar_singd/cifar_singd" "$data" 1 512 256
 "$work/capture_stats/capture_stats" 3
-"$prefix/bin/natgrad" train configs/quickstart.json --out "$work/run" --set data.root="\"$data\"" \
-  --set model.width=0.125 --set data.train_subset=256 --set data.test_subset=128 --set train.epochs=1 \
-  --set train.batch_size=64 --set eval.batch_size=128 > "$work/train.log" || { cat "$work/train.log"; exit 1; }
-"$work/eval_cli_weights/eval_cli_weights" "$work/run" "$data" 128
+cat > "$work/tiny.json" <<JSON
+{"name": "tiny", "seed": 0, "threads": 2,
+ "model": {"type": "vgg", "depth": 11, "width": 0.125, "batch_norm": true, "num_classes": 10},
+ "data": {"root": "$data", "train_subset": 256, "test_subset": 128},
+ "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+ "train": {"epochs": 1, "batch_size": 64}, "eval": {"batch_size": 128}}
+JSON
+"$prefix/bin/natgrad" train "$work/tiny.json" --out "$work/run" > "$work/train.log" || { cat "$work/train.log"; exit 1; }
+# The example must score the loaded weights exactly as the CLI scored them at the end of training.
+"$work/eval_cli_weights/eval_cli_weights" "$work/run" "$data" 128 | tee "$work/eval.log"
+cli_acc=$(sed -n 's/.*"final_test_accuracy": *\([0-9.e-]*\).*/\1/p' "$work/run/summary.json")
+if ! grep -q "test accuracy $(printf %.4f "$cli_acc") on 128 images" "$work/eval.log"; then
+  echo "install_check: eval_cli_weights disagrees with the CLI's final test accuracy $cli_acc" >&2
+  exit 1
+fi
 
 echo "--- Debian package ($(( $(date +%s) - start ))s so far)"
 (cd "$build" && cpack -G DEB > "$work/cpack.log") || { cat "$work/cpack.log"; exit 1; }
@@ -50,6 +61,7 @@ dpkg-deb --field "$deb" Depends
 apt-get install -y "$deb" > "$work/apt.log" || { cat "$work/apt.log"; exit 1; }
 trap 'apt-get remove -y natgrad > /dev/null; rm -rf "$work"' EXIT
 natgrad --version
+echo "--- examples/cifar_singd against the system install ($(( $(date +%s) - start ))s so far)"
 rm -rf "$work/cifar_singd"
 build_example cifar_singd
 "$work/cifar_singd/cifar_singd" "$data" 1 256 128

@@ -6,6 +6,10 @@
 // row-major) — already the planar CHW layout of ImageDataset, so a record copies straight in.
 // The reader refuses bad data loudly: a missing file, a size that is not a whole number of records,
 // or a label outside 0..9 is an ng::Error naming the file and the byte offset.
+//
+// Library use: load_cifar10() returns datasets it owns (no global state; safe to call from several threads).
+// Errors are ng::Error naming the file (and the byte offset for bad records); a missing file names
+// the fetch command.
 #pragma once
 #include <array>
 #include <cstdint>

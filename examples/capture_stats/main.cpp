@@ -7,7 +7,9 @@
 // their squared Frobenius norm on the diagonal (1 = a diagonal factor would lose nothing). Plain SGD trains
 // the model between the captures.
 //   usage: capture_stats [STEPS=5]
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>

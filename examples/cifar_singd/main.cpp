@@ -3,6 +3,8 @@
 // for the BatchNorm parameters. Prints the test accuracy after every epoch.
 //   usage: cifar_singd DATA_DIR [EPOCHS=2] [TRAIN_IMAGES=5000] [TEST_IMAGES=1000]
 //   (DATA_DIR contains cifar-10-batches-bin/)
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -24,8 +26,7 @@
 // conv(3→16) BN ReLU pool, conv(16→32) BN ReLU pool, linear(32·8·8 → 10).
 std::shared_ptr<ng::Sequential> small_cnn(ng::Generator& gen) {
   auto net = std::make_shared<ng::Sequential>();
-  ng::Conv2dOptions same;
-  same.padding = {1, 1};
+  const ng::Conv2dOptions same{.padding = {1, 1}};
   for (auto [in, out] : {std::pair<int64_t, int64_t>{3, 16}, {16, 32}}) {
     net->add(std::make_shared<ng::Conv2d>(in, out, std::array<int64_t, 2>{3, 3}, gen, same));
     net->add(std::make_shared<ng::BatchNorm2d>(out));
@@ -61,11 +62,9 @@ int main(int argc, char** argv) try {
     return 2;
   }
   const int64_t epochs = argc > 2 ? std::stoll(argv[2]) : 2;
-  ng::data::Cifar10Options data_opts;
-  data_opts.root = argv[1];
-  data_opts.max_train = argc > 3 ? std::stoll(argv[3]) : 5000;
-  data_opts.max_test = argc > 4 ? std::stoll(argv[4]) : 1000;
-  ng::data::Cifar10 cifar = ng::data::load_cifar10(data_opts);
+  ng::data::Cifar10 cifar = ng::data::load_cifar10(
+      {.root = argv[1], .max_train = argc > 3 ? std::stoll(argv[3]) : 5000,
+       .max_test = argc > 4 ? std::stoll(argv[4]) : 1000});
 
   ng::data::LoaderOptions train_opts;
   train_opts.batch_size = 64;
@@ -73,8 +72,7 @@ int main(int argc, char** argv) try {
   train_opts.transform.normalise_with(ng::data::compute_channel_stats(cifar.train));
   train_opts.transform.horizontal_flip = true;
   ng::data::LoaderOptions test_opts = train_opts;
-  test_opts.shuffle = false;
-  test_opts.transform.horizontal_flip = false;
+  test_opts.shuffle = test_opts.transform.horizontal_flip = false;
   ng::data::Loader train(std::make_shared<const ng::data::ImageDataset>(std::move(cifar.train)), train_opts);
   ng::data::Loader test(std::make_shared<const ng::data::ImageDataset>(std::move(cifar.test)), test_opts);
 
@@ -86,8 +84,7 @@ int main(int argc, char** argv) try {
   hyper.structure_K = hyper.structure_C = ng::optim::StructureSpec::parse("hierarchical");
   hyper.dtype_K = hyper.dtype_C = ng::DType::bf16;
   hyper.fallback.kind = ng::optim::FallbackRule::Kind::sgd;  // BatchNorm weights and biases
-  hyper.fallback.sgd.lr = 0.05;
-  hyper.fallback.sgd.momentum = 0.9;
+  hyper.fallback.sgd = {.lr = 0.05, .momentum = 0.9};
   ng::optim::SINGD opt(*model, {{ng::optim::parameters_of(*model), hyper}});
 
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {

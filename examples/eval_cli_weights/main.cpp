@@ -8,7 +8,9 @@
 #include <exception>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +43,8 @@ int main(int argc, char** argv) try {
   model.eval();
 
   const nlohmann::json& data = config.at("data");
+  if (data.value("dataset", "cifar10") != "cifar10" || data.value("validation_size", 0) > 0)
+    throw std::runtime_error(run + "/config.json: only CIFAR-10 runs without a validation split are handled");
   ng::data::Cifar10Options data_opts;
   data_opts.root = argv[2];
   data_opts.max_train = data.value("train_subset", 0) > 0 ? data.value("train_subset", int64_t{0}) : -1;
