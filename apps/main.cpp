@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/run_dir.h"
 #include "core/error.h"
 
 namespace {
@@ -21,6 +22,7 @@ commands:
   validate  check a config (and its data files) without training
   data      get and inspect datasets
   help      show this message
+  --version print the version and the commit natgrad was built from
 
 Run `natgrad <command> --help` for a command's options. Config keys: configs/README.md.
 Exit codes: 0 success, 2 bad usage or config, 1 runtime failure.
@@ -33,6 +35,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     (args.empty() ? std::cerr : std::cout) << kUsage;
     return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << ng::app::version_line() << "\n";
+    return 0;
   }
   const std::string cmd = args[0];
   args.erase(args.begin());

@@ -145,6 +145,11 @@ nlohmann::json cuda_info() {
 
 }  // namespace
 
+std::string version_line() {
+  return std::string("natgrad ") + NATGRAD_VERSION + " (commit " + NATGRAD_GIT_COMMIT +
+         (NATGRAD_GIT_DIRTY ? ", modified" : "") + ")";
+}
+
 nlohmann::json provenance(const std::vector<std::string>& command_line, int threads) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);

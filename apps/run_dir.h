@@ -67,6 +67,9 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path);
 // natgrad version, build type, compiler and flags, CUDA/cuDNN versions and GPU name (CUDA builds), CPU
 // model, thread count, host, start time (UTC, ISO 8601), command line.
 nlohmann::json provenance(const std::vector<std::string>& command_line, int threads);
+// `natgrad --version`: "natgrad <version> (commit <40 hex digits>[, modified])", the version and commit
+// provenance.json records.
+std::string version_line();
 
 std::string utc_now_iso();
 

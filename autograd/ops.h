@@ -4,6 +4,12 @@
 // forward kernel through kernels/ (device chosen by the tensors), and — when grad mode is on and an
 // input requires grad — records one named backward node (e.g. Conv2dBackward in autograd/ops/conv.cpp).
 // All tensor inputs of one op must be on one device. Results are contiguous.
+//
+// Autograd entry points: these ops record the graph; Tensor::backward() (core/tensor.h) runs it from a
+// scalar loss and accumulates .grad into the leaves with requires_grad (a module's parameters); the graph
+// is freed by backward() unless retain_graph. NoGradGuard (autograd/grad_mode.h) turns recording off for
+// evaluation. Threads: grad mode is per thread; one graph must be built and run backward by one thread at
+// a time. Errors: ng::Error naming the op ("linear: x [2, 5] has 5 features but weight [4, 3] ...").
 #pragma once
 #include <array>
 #include <cstdint>

@@ -6,6 +6,14 @@
 // free functions in autograd/ops.h (ng::reshape, ng::transpose, ...), which record backward nodes.
 // Autograd state (requires_grad, grad, grad_fn) is allocated only for tensors that need it, so plain
 // tensors cost nothing extra.
+//
+// Library use. Ownership: a Tensor is a shared handle — copies share the storage (and the autograd
+// state); clone() copies the values. Threads: natgrad takes no locks; distinct tensors may be used from
+// different threads, but writing one storage (a tensor or any view of it) from two threads at once, or
+// while another reads it, is a data race. Large kernels spread their own work over OpenMP threads
+// (core/parallel.h). Errors: every misuse — a shape, dtype or device mismatch, an index out of range,
+// item() of a non-scalar, data<T>() of the wrong T, a CUDA tensor in a build without CUDA ("natgrad was
+// built without CUDA ...") — throws ng::Error (core/error.h) naming the operation and the tensors involved.
 #pragma once
 #include <cstdint>
 #include <memory>

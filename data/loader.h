@@ -10,6 +10,12 @@
 // queue, counting batches being built); next() hands batches out in step order. stop(), start() and
 // the destructor shut the workers down cleanly at any point of an epoch. An exception thrown while
 // building a batch is rethrown by the next() that would have returned it.
+//
+// Library use. Ownership: the loader shares the dataset (std::shared_ptr<const>) and owns its worker
+// threads. Threads: start(), next() and stop() belong to one consumer thread; the workers are internal.
+// Errors (ng::Error): the constructor refuses an empty dataset, batch_size < 1, workers < 0, prefetch < 1
+// and drop_last with fewer images than a batch; start() an epoch or step out of range; next() before
+// start(); and next() rethrows what failed while building its batch.
 #pragma once
 #include <condition_variable>
 #include <cstdint>

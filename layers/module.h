@@ -7,6 +7,14 @@
 // order. Parameters are leaves with requires_grad; buffers (running statistics, counters) are not.
 // A Module owns its tensors as fields of the layer class and is neither copyable nor movable, so the
 // registered pointers stay valid; hold modules through std::shared_ptr.
+//
+// Library use. Ownership: a module owns its parameters and buffers (fields of the layer class) and shares
+// its children (std::shared_ptr); optimizers keep pointers to the parameters, so the module must outlive
+// them. Threads: a module is not thread-safe — forward() writes state (BatchNorm running statistics,
+// curvature captures, Dropout's generator) — so one thread at a time per module. Errors (ng::Error):
+// forward() on an input of the wrong shape, dtype or device names the op and the shapes (a Sequential
+// prefixes the failing child: "layer 3 (Conv2d): conv2d: ..."); registering a name twice; to(cuda) in a
+// build without CUDA.
 #pragma once
 #include <memory>
 #include <optional>

@@ -23,7 +23,13 @@ Module& Sequential::operator[](size_t i) const {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, m] : children()) y = m->forward(y);
+  for (const auto& [name, m] : children()) {
+    try {
+      y = m->forward(y);
+    } catch (const Error& e) {  // say which layer of the stack refused its input
+      NG_FAIL("layer ", name, " (", m->type_name(), "): ", e.what());
+    }
+  }
   return y;
 }
 

@@ -92,6 +92,10 @@ CurvatureOptimizer::CurvatureOptimizer(const std::string& who, std::vector<std::
     if (L.has_bias) preconditioned_[b] = true;
     layers_.push_back(std::move(L));
   }
+  NG_CHECK(!layers_.empty(), who, ": no layer to precondition: none of the ", layers.size(),
+           " Linear/Conv2d layers given has its weight among the parameters",
+           layers.empty() ? "" : " (are the parameters those of another model?)",
+           "; a model without such layers needs a first-order optimizer (SGD, AdamW)");
   for (size_t g = 0; g < common_.size(); ++g) common_[g].validate(who + " group " + std::to_string(g));
 }
 

@@ -4,6 +4,10 @@
 // parameter, with the rule's hyper-parameters per group (e.g. a group of biases and norm-layer parameters
 // without weight decay). Numbers by name: SGD "lr", "momentum", "dampening", "weight_decay"; AdamW "lr",
 // "beta1", "beta2", "eps", "weight_decay".
+//
+// Library use: SGD(parameters_of(model), hyper) or one Group per hyper-parameter set. Holds pointers to
+// the parameters (the module must outlive it) and owns their rule state; not thread-safe. Throws ng::Error
+// on an empty parameter list, a duplicate parameter or an invalid hyper-parameter (naming the group).
 #pragma once
 #include <string>
 #include <vector>

@@ -11,6 +11,11 @@
 // inversion reads the stored values and runs in float32 (float64 for float64 factors) — the step whose
 // failure in low precision the SINGD paper demonstrates; a factor that is not positive definite after
 // damping abandons the step (reported with the layer name, like non-finite values).
+//
+// Library use: as SINGD (optim/singd.h) — constructed over the model and its parameter groups, keeps
+// pointers to layers and parameters (the model must outlive it), owns A, G and their inverses, is not
+// thread-safe, and throws ng::Error on the same misuse (no layer to precondition, weight without bias,
+// invalid hyper-parameters, a due layer without captured statistics).
 #pragma once
 #include <string>
 #include <utility>

@@ -97,6 +97,8 @@ void Optimizer::init_groups(const std::string& who, std::vector<std::vector<Para
     g.params = std::move(ps);
     groups_.push_back(std::move(g));
   }
+  NG_CHECK(!params_.empty(), who, ": the parameter list is empty (expected at least one parameter; a model's "
+           "layers register theirs in their constructors, so parameters_of(model) of a built model has them)");
   state_.resize(params_.size());
   spare_.resize(params_.size());
 }

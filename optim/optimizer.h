@@ -18,6 +18,15 @@
 // Hyper-parameters are plain numbers per group, addressed by name ("lr", "momentum", "lr_cov", …), which is
 // what schedules and the state file use. The state file is safetensors with the optimizer's tensors keyed
 // by parameter and layer names plus one JSON metadata entry, so a resumed run continues bit for bit.
+//
+// Library use. Ownership: an optimizer owns its state (momentum buffers, curvature factors) but not the
+// parameters: it holds pointers to the module's tensors (ParamRef), so the module must outlive it. Threads:
+// not thread-safe; step() runs on the caller's thread (its kernels use OpenMP internally). Errors
+// (ng::Error): constructors refuse an empty parameter list, a parameter listed twice, a non-floating
+// parameter and invalid hyper-parameters (naming the group and the key); step() refuses a gradient whose
+// shape or dtype differs from its parameter; load_state() refuses a file of another optimizer, format or
+// parameter set, naming the key. A non-finite gradient or update does not throw: the step is skipped and
+// StepReport says why and where.
 #pragma once
 #include <cstdint>
 #include <map>

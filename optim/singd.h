@@ -16,6 +16,14 @@
 // their blocks wherever the formulas have Kᵀ (the reference's quirk Q1 multiplies by K there).
 // bfloat16 factors: every factor operation runs in bf16 with float32 accumulation inside products.
 // Group numbers (by name): lr, momentum, weight_decay, damping, lr_cov, alpha1, fallback.*.
+//
+// Library use: construct over the model (its Linear/Conv2d layers are found by curvature_layers_of) and
+// the groups of its parameters; every parameter that is not such a layer's weight or bias (BatchNorm, …)
+// gets the group's fallback rule. The optimizer keeps pointers to the layers and parameters (the model
+// must outlive it) and owns the factors. Not thread-safe. The constructor throws ng::Error when no layer's
+// weight is among the parameters, when a layer has only one of weight and bias in the optimizer, or on
+// invalid hyper-parameters; step() throws, naming the layer, when a layer due for statistics captured
+// nothing (no forward + backward with gradients since the last step).
 #pragma once
 #include <string>
 #include <utility>
