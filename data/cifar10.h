@@ -8,9 +8,8 @@
 // file that does not hold exactly 10,000 records (the official batch size; a shorter file would silently
 // train on less data), or a label outside 0..9 is an ng::Error naming the file (and the byte offset).
 //
-// Library use: load_cifar10() returns datasets it owns (no global state; safe to call from several threads).
-// Errors are ng::Error naming the file (and the byte offset for bad records); a missing file names
-// the fetch command.
+// Library use: load_cifar10() returns datasets it owns (no global state; safe to call from several
+// threads); the error for a missing file names the fetch command.
 #pragma once
 #include <array>
 #include <cstdint>
