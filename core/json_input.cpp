@@ -78,10 +78,14 @@ class StrictSax {
   std::string path() const {
     std::string p;
     for (const Frame& f : frames_) {
-      if (f.array) p += "[" + std::to_string(f.index) + "]";
-      else p += (p.empty() ? "" : ".") + text_excerpt(f.key, 60);
+      if (f.array) {
+        p.append("[").append(std::to_string(f.index)).append("]");
+      } else {
+        if (!p.empty()) p.push_back('.');
+        p.append(text_excerpt(f.key, 60));
+      }
     }
-    return text_excerpt(p.empty() ? "(top level)" : p);
+    return p.empty() ? std::string("(top level)") : text_excerpt(p);
   }
 
   nlohmann::detail::json_sax_dom_parser<json> dom_;
