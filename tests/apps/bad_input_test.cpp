@@ -599,5 +599,21 @@ TEST(BadInput, CorruptDatasetsAreRefusedNamingTheFileAndLeaveNoRunDirectory) {
   }
 }
 
+TEST(BadInput, DataInspectRefusesShortBatchFilesAndFlagsUnofficialOnes) {
+  TempDir dir;
+  const fs::path root = fs::path(dir.path()) / "cifar";
+  link_real_cifar(root);
+  const fs::path batch = root / "cifar-10-batches-bin" / "data_batch_1.bin";
+  fs::remove(batch);
+  write_at(batch, "");
+  expect_refused(run_bounded({"data", "inspect", root.string()}), 1, {"data_batch_1.bin: holds 0 records"},
+                 "inspect of a zero-byte batch");
+  write_at(batch, cifar_records(10000));  // the right size, other bytes
+  const Bounded r = run_bounded({"data", "inspect", root.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("checksums: NOT the official CIFAR-10 files: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("data_batch_1.bin has SHA-256"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace ng::app::testing
