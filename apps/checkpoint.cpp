@@ -170,9 +170,9 @@ TrainState load_checkpoint(const std::string& path, Module& model, optim::Optimi
              " entries, the model has ", generators.size(), " dropout generators");
     for (const auto& [name, g] : generators) {
       const auto& gj = json_member(gens, "checkpoint", "generators", name, json_is::object, "an object");
-      NG_CHECK(json_member(gj, "checkpoint", "generators." + name, "seed", json_is::count, "an integer") == g->seed(),
+      NG_CHECK(json_member(gj, "checkpoint", "generators." + name, "seed", json_is::uint64, "an unsigned integer") == g->seed(),
                "checkpoint: generator of '", name, "' has another seed");
-      g->set_offset(json_member(gj, "checkpoint", "generators." + name, "offset", json_is::count, "an integer").get<uint64_t>());
+      g->set_offset(json_member(gj, "checkpoint", "generators." + name, "offset", json_is::uint64, "an unsigned integer").get<uint64_t>());
     }
     return st;
   } catch (const Error& e) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -128,7 +129,11 @@ const json& json_member(const json& obj, const std::string& what, const std::str
 }
 
 namespace json_is {
-bool count(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0); }
+bool count(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+  return v.is_number_integer() && v.get<int64_t>() >= 0;
+}
+bool uint64(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0); }
 bool finite(const json& v) { return v.is_number() && std::isfinite(v.get<double>()); }
 bool positive(const json& v) { return finite(v) && v.get<double>() > 0; }
 bool string(const json& v) { return v.is_string(); }

@@ -358,6 +358,7 @@ std::vector<FileCase> checkpoint_cases() {
       {"Inf in the optimizer state", tensors([is_opt](SafetensorsFile& f) { for (auto& [n, t] : f.tensors) if (is_opt(n) && t.dtype() == DType::f32 && t.numel() > 1) { static_cast<float*>(t.raw_data())[1] = INFINITY; return; } }), {"holds a non-finite value"}},
       {"epoch 10^9", train_meta([](json& j) { j["state"]["epoch"] = 1000000000; }), {"state.epoch = 1000000000"}},
       {"global_step -100", train_meta([](json& j) { j["state"]["global_step"] = -100; }), {"state.global_step", "-100"}},
+      {"epoch 2^64 - 1", train_meta([](json& j) { j["state"]["epoch"] = UINT64_MAX; }), {"state.epoch", "18446744073709551615"}},
       {"global_step one too many", train_meta([](json& j) { j["state"]["global_step"] = j["state"]["global_step"].get<int64_t>() + 1; }), {"state.global_step"}},
       {"epoch_step past the epoch", train_meta([](json& j) { j["state"]["epoch"] = 0; j["state"]["epoch_step"] = 99; }), {"state.epoch_step = 99"}},
       {"elapsed as a word", train_meta([](json& j) { j["state"]["elapsed"] = "soon"; }), {"state.elapsed"}},
