@@ -1,7 +1,6 @@
 // apps/checkpoint.cpp — saving and restoring training checkpoints (format in checkpoint.h).
 #include "apps/checkpoint.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -57,14 +56,24 @@ void check_tensor_names(const NamedTensors& tensors) {
              "…' tensors)");
 }
 
+// Index of the first NaN or infinite value of a contiguous CPU floating tensor, or -1.
+int64_t first_non_finite(const Tensor& t) {
+  const Tensor v = t.dtype() == DType::f64 ? t : t.to(DType::f32);  // bf16 values widen exactly
+  auto scan = [&](const auto* p) {
+    for (int64_t i = 0; i < v.numel(); ++i)
+      if (!std::isfinite(p[i])) return i;
+    return int64_t{-1};
+  };
+  return v.dtype() == DType::f64 ? scan(static_cast<const double*>(v.raw_data()))
+                                 : scan(static_cast<const float*>(v.raw_data()));
+}
+
 // Weights and optimizer state are finite: training never keeps a step that made them NaN or infinite.
 void check_finite(const NamedTensors& tensors) {
   for (const auto& [name, t] : tensors) {
     if (!is_floating(t.dtype())) continue;
-    const std::vector<double> v = t.to(DType::f64).to_vector<double>();
-    const auto bad = std::find_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); });
-    NG_CHECK(bad == v.end(), "tensor '", text_excerpt(name), "' holds a non-finite value (", *bad, " at flat index ",
-             bad - v.begin(), ")");
+    const int64_t bad = first_non_finite(t);
+    NG_CHECK(bad < 0, "tensor '", text_excerpt(name), "' holds a non-finite value (at flat index ", bad, ")");
   }
 }
 
@@ -161,9 +170,9 @@ TrainState load_checkpoint(const std::string& path, Module& model, optim::Optimi
              " entries, the model has ", generators.size(), " dropout generators");
     for (const auto& [name, g] : generators) {
       const auto& gj = json_member(gens, "checkpoint", "generators", name, json_is::object, "an object");
-      NG_CHECK(json_member(gj, "checkpoint", "generators." + name, "seed", json_is::count, "an integer") == g->seed(),
+      NG_CHECK(json_member(gj, "checkpoint", "generators." + name, "seed", json_is::uint64, "an unsigned integer") == g->seed(),
                "checkpoint: generator of '", name, "' has another seed");
-      g->set_offset(json_member(gj, "checkpoint", "generators." + name, "offset", json_is::count, "an integer").get<uint64_t>());
+      g->set_offset(json_member(gj, "checkpoint", "generators." + name, "offset", json_is::uint64, "an unsigned integer").get<uint64_t>());
     }
     return st;
   } catch (const Error& e) {

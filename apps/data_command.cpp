@@ -24,7 +24,8 @@ const char* kUsage =
     "      URL defaults to $NATGRAD_CIFAR10_URL, else the official address.\n"
     "  inspect [DIR]\n"
     "      images per class and split, and the per-channel mean/std (0-255 scale) of the\n"
-    "      training split. DIR is a CIFAR-10 root (holding cifar-10-batches-bin/) or an image\n"
+    "      training split; for CIFAR-10, whether the batch files are the official ones (SHA-256).\n"
+    "      DIR is a CIFAR-10 root (holding cifar-10-batches-bin/) or an image\n"
     "      folder (one subfolder per class, optionally under train/ val/ test/). Without DIR:\n"
     "      the CIFAR-10 data root ($NATGRAD_DATA, else ../shared/data or ./data next to the repo).\n";
 

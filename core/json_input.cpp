@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -78,10 +79,14 @@ class StrictSax {
   std::string path() const {
     std::string p;
     for (const Frame& f : frames_) {
-      if (f.array) p += "[" + std::to_string(f.index) + "]";
-      else p += (p.empty() ? "" : ".") + text_excerpt(f.key, 60);
+      if (f.array) {
+        p.append("[").append(std::to_string(f.index)).append("]");
+      } else {
+        if (!p.empty()) p.push_back('.');
+        p.append(text_excerpt(f.key, 60));
+      }
     }
-    return text_excerpt(p.empty() ? "(top level)" : p);
+    return p.empty() ? std::string("(top level)") : text_excerpt(p);
   }
 
   nlohmann::detail::json_sax_dom_parser<json> dom_;
@@ -124,7 +129,11 @@ const json& json_member(const json& obj, const std::string& what, const std::str
 }
 
 namespace json_is {
-bool count(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0); }
+bool count(const json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+  return v.is_number_integer() && v.get<int64_t>() >= 0;
+}
+bool uint64(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0); }
 bool finite(const json& v) { return v.is_number() && std::isfinite(v.get<double>()); }
 bool positive(const json& v) { return finite(v) && v.get<double>() > 0; }
 bool string(const json& v) { return v.is_string(); }

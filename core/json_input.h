@@ -48,7 +48,8 @@ const nlohmann::json& json_member(const nlohmann::json& obj, const std::string& 
 
 // Predicates for json_member.
 namespace json_is {
-bool count(const nlohmann::json& v);     // an integer >= 0
+bool count(const nlohmann::json& v);     // an integer in [0, 2^63)
+bool uint64(const nlohmann::json& v);    // an integer in [0, 2^64)
 bool finite(const nlohmann::json& v);    // a finite number
 bool positive(const nlohmann::json& v);  // a finite number > 0
 bool string(const nlohmann::json& v);

@@ -358,6 +358,7 @@ std::vector<FileCase> checkpoint_cases() {
       {"Inf in the optimizer state", tensors([is_opt](SafetensorsFile& f) { for (auto& [n, t] : f.tensors) if (is_opt(n) && t.dtype() == DType::f32 && t.numel() > 1) { static_cast<float*>(t.raw_data())[1] = INFINITY; return; } }), {"holds a non-finite value"}},
       {"epoch 10^9", train_meta([](json& j) { j["state"]["epoch"] = 1000000000; }), {"state.epoch = 1000000000"}},
       {"global_step -100", train_meta([](json& j) { j["state"]["global_step"] = -100; }), {"state.global_step", "-100"}},
+      {"epoch 2^64 - 1", train_meta([](json& j) { j["state"]["epoch"] = UINT64_MAX; }), {"state.epoch", "18446744073709551615"}},
       {"global_step one too many", train_meta([](json& j) { j["state"]["global_step"] = j["state"]["global_step"].get<int64_t>() + 1; }), {"state.global_step"}},
       {"epoch_step past the epoch", train_meta([](json& j) { j["state"]["epoch"] = 0; j["state"]["epoch_step"] = 99; }), {"state.epoch_step = 99"}},
       {"elapsed as a word", train_meta([](json& j) { j["state"]["elapsed"] = "soon"; }), {"state.elapsed"}},
@@ -597,6 +598,22 @@ TEST(BadInput, CorruptDatasetsAreRefusedNamingTheFileAndLeaveNoRunDirectory) {
     fs::remove_all(dir / "run");
     fs::remove_all(root);
   }
+}
+
+TEST(BadInput, DataInspectRefusesShortBatchFilesAndFlagsUnofficialOnes) {
+  TempDir dir;
+  const fs::path root = fs::path(dir.path()) / "cifar";
+  link_real_cifar(root);
+  const fs::path batch = root / "cifar-10-batches-bin" / "data_batch_1.bin";
+  fs::remove(batch);
+  write_at(batch, "");
+  expect_refused(run_bounded({"data", "inspect", root.string()}), 1, {"data_batch_1.bin: holds 0 records"},
+                 "inspect of a zero-byte batch");
+  write_at(batch, cifar_records(10000));  // the right size, other bytes
+  const Bounded r = run_bounded({"data", "inspect", root.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("checksums: NOT the official CIFAR-10 files: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("data_batch_1.bin has SHA-256"), std::string::npos) << r.output;
 }
 
 }  // namespace

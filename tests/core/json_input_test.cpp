@@ -73,6 +73,8 @@ TEST(JsonInput, MemberChecksPresenceAndType) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "state: field 'top.n': expected a count, got -1");
   }
+  EXPECT_FALSE(json_is::count(nlohmann::json(uint64_t{1} << 63)));  // would wrap to a negative int64
+  EXPECT_TRUE(json_is::count(nlohmann::json(uint64_t{1} << 62)));
   try {
     json_member(j, "state", "", "gone", json_is::count, "a count");
     ADD_FAILURE();
