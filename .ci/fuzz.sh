@@ -6,6 +6,7 @@
 # build-fuzz/artifacts/<name>/ (replay: build-fuzz/tests/fuzz/fuzz_<name> FILE).
 #   FUZZ_SECONDS  seconds per target (default 45)
 #   FUZZ_TARGETS  which targets (default: all five)
+#   FUZZ_BUILD_JOBS  parallel compile jobs (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-45}
