@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
@@ -252,6 +253,13 @@ std::vector<int64_t> rung_trials(const Plan& p, size_t k, const Records& records
   return promote(results, p.sizes[k]);
 }
 
+// Removes the checkpoints of the trials of rung k that do not continue (`promoted`): they never train again.
+void drop_halted_checkpoints(const Plan& p, size_t k, const std::vector<int64_t>& promoted, const Records& records) {
+  for (int64_t t = 0; t < static_cast<int64_t>(p.settings.size()); ++t)
+    if (records.count({t, k}) && std::find(promoted.begin(), promoted.end(), t) == promoted.end())
+      fs::remove_all(p.out + "/trials/" + trial_id(t) + "/checkpoints");
+}
+
 // Reads the records of an earlier start and rewrites the file with them in their order (so a torn last
 // line of a killed tune is dropped, not continued).
 Records reload_records(const std::string& path) {
@@ -316,8 +324,10 @@ int run_tune_command(const std::vector<std::string>& argv) {
     Records records = reload_records(path);
     JsonlWriter log(path);
     for (size_t k = 0; k < p.rungs.size(); ++k) {
+      const std::vector<int64_t> trials = rung_trials(p, k, records);
+      if (k > 0) drop_halted_checkpoints(p, k - 1, trials, records);
       std::vector<int64_t> todo;
-      for (int64_t t : rung_trials(p, k, records))
+      for (int64_t t : trials)
         if (!records.count({t, k})) todo.push_back(t);
       run_rung(p, k, todo, jobs, log, records);
     }

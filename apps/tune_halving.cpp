@@ -34,7 +34,7 @@ int64_t halving_cost(int64_t trials, const std::vector<int64_t>& rungs, double e
 int64_t trials_for_budget(double budget, const std::vector<int64_t>& rungs, double eta) {
   const double limit = budget * static_cast<double>(rungs.back());
   int64_t n = 0;
-  while (n < 100000 && static_cast<double>(halving_cost(n + 1, rungs, eta)) <= limit + 1e-9) ++n;
+  while (n < 10000 && static_cast<double>(halving_cost(n + 1, rungs, eta)) <= limit + 1e-9) ++n;
   return n;
 }
 

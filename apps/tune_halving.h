@@ -22,8 +22,8 @@ std::vector<int64_t> rung_sizes(int64_t trials, size_t rungs, double eta);
 // Epochs trained in all when `trials` start (a promoted trial trains only the epochs its rung adds).
 int64_t halving_cost(int64_t trials, const std::vector<int64_t>& rungs, double eta);
 
-// The most trials whose cost is at most budget × the last rung's epochs (full-length trials' worth);
-// 0 when not even one fits.
+// The most trials (at most 10000) whose cost is at most budget × the last rung's epochs (full-length
+// trials' worth); 0 when not even one fits.
 int64_t trials_for_budget(double budget, const std::vector<int64_t>& rungs, double eta);
 
 struct RungResult {

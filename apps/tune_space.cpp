@@ -120,7 +120,7 @@ std::vector<nlohmann::json> TuneParam::grid_values() const {
   if (kind == "choice") return values;
   std::vector<nlohmann::json> out;
   if (kind == "int") {
-    if (hi - lo >= 100000) throw ConfigError("params." + key + ".int: more than 100000 grid values");
+    if (hi - lo >= 10000) throw ConfigError("params." + key + ".int: more than 10000 grid values");
     for (int64_t v = static_cast<int64_t>(lo); v <= static_cast<int64_t>(hi); ++v) out.push_back(v);
     return out;
   }
@@ -165,7 +165,7 @@ TuneSpace parse_tune_space(const nlohmann::json& j, const std::string& path) {
   }
   s.strategy = n.choice("strategy", "quasi_random", {"quasi_random", "grid"});
   s.seed = static_cast<uint64_t>(n.integer("seed", 0, 0, int64_t{1} << 53));
-  if (s.strategy == "quasi_random") s.budget = n.number("budget", 1.0, 1e6);
+  if (s.strategy == "quasi_random") s.budget = n.number("budget", 1.0, 1000.0);
   else if (n.has("budget")) n.fail("budget", "only for strategy \"quasi_random\" (a grid runs every point)");
   if (n.has("halving")) {
     ConfigNode h = n.object("halving");
@@ -239,7 +239,7 @@ std::vector<TuneSetting> grid_settings(const TuneSpace& space) {
   for (const auto& p : space.params) {
     axes.push_back(p.grid_values());
     total *= axes.back().size();
-    if (total > 100000) throw ConfigError("params: the grid has more than 100000 points");
+    if (total > 10000) throw ConfigError("params: the grid has more than 10000 points");
   }
   std::vector<TuneSetting> out;
   std::set<std::string> seen;

@@ -69,6 +69,11 @@ TEST(Tune, SuccessiveHalvingPicksTheBestOnTheValidationSplit) {
                        ? r1[0] : r1[1];
   EXPECT_EQ(r2[0]["trial"], w1["trial"]);
   EXPECT_EQ(r2[0]["epochs"], 4);
+  for (const auto& rec : r0) {  // trials that stop keep their records but not their checkpoints
+    const std::string t = out + "/trials/t" + std::to_string(rec["trial"].get<int64_t>());
+    EXPECT_TRUE(fs::exists(t + "/metrics.jsonl")) << t;
+    EXPECT_EQ(fs::exists(t + "/checkpoints"), rec["trial"] == r2[0]["trial"]) << t;
+  }
 
   // best.json is the base config with the winner's setting, and a valid config.
   const json best = json::parse(read_file(out + "/best.json"));
