@@ -2,7 +2,6 @@
 // expected: inputs of the wrong shape or dtype, a layer deep in a Sequential, and CUDA in a CPU-only build.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -12,20 +11,12 @@
 #include "layers/linear.h"
 #include "layers/relu.h"
 #include "layers/sequential.h"
+#include "tests/autograd/test_util.h"
 
 namespace ng {
 namespace {
 
-// The message of the ng::Error `f` throws; fails the test when it throws none.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ng::Error";
-  return "";
-}
+using test::error_of;
 
 TEST(LayerMisuse, LinearNamesTheInputAndTheWeightShapes) {
   Generator gen(11);

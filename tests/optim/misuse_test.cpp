@@ -2,7 +2,6 @@
 // nothing: an empty parameter list, and curvature optimizers with no layer to precondition.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 
 #include "core/error.h"
@@ -11,20 +10,12 @@
 #include "optim/first_order.h"
 #include "optim/kfac.h"
 #include "optim/singd.h"
+#include "tests/autograd/test_util.h"
 
 namespace ng::optim {
 namespace {
 
-// The message of the ng::Error `f` throws; fails the test when it throws none.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an ng::Error";
-  return "";
-}
+using test::error_of;
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
