@@ -92,7 +92,7 @@ double median_ratio_spread(const TourRun& r) {
   return spread.empty() ? NAN : spread[spread.size() / 2];
 }
 
-// Tour §1, §3, §5: SGD's ratio follows the schedule; second-order ratios spread across layers; lower loss.
+// docs/tour.md sections 1, 3 and 5: SGD's ratio follows the schedule; second-order ratios spread across layers; lower loss.
 TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
   TempDir dir;
   const TourRun sgd = train(dir, "sgd"), kfac = train(dir, "kfac"), singd = train(dir, "singd-dense");
@@ -118,7 +118,7 @@ TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
   EXPECT_LT(final_train_loss(kfac), final_train_loss(sgd) - 0.1);
   EXPECT_LT(final_train_loss(singd), final_train_loss(sgd) - 0.1);
 
-  // SINGD (§5): avgtr(H_K)·avgtr(H_C) + λ·avgtr(KᵀK)·avgtr(CᵀC) → 1; cond(KKᵀ) grows from about 1;
+  // SINGD (section 5): avgtr(H_K)·avgtr(H_C) + λ·avgtr(KᵀK)·avgtr(CᵀC) → 1; cond(KKᵀ) grows from about 1;
   // ‖m_K‖∞ ends well below its peak.
   for (const auto& l : kLayers) {
     const auto hk = series(singd, l.name, "avgtr_H_K"), hc = series(singd, l.name, "avgtr_H_C");
@@ -138,7 +138,7 @@ TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
   }
 }
 
-// Tour §3/§4: at λ = 1e-5 KFAC's bfloat16 factors fail Cholesky (steps skipped); SINGD's do not.
+// docs/tour.md sections 3 and 5: at λ = 1e-5 KFAC's bfloat16 factors fail Cholesky (steps skipped); SINGD's do not.
 TEST(TourLab, Bfloat16KfacSkipsStepsWhereSingdDoesNot) {
   TempDir dir;
   const std::vector<std::string> quiet = {"log.diagnostics_interval_steps=32"};
@@ -146,13 +146,15 @@ TEST(TourLab, Bfloat16KfacSkipsStepsWhereSingdDoesNot) {
   EXPECT_EQ(kfac.exit_code, 0);
   EXPECT_EQ(singd.exit_code, 0);
   EXPECT_GT(skipped_steps(kfac), 0);
-  for (const auto& m : kfac.metrics)
-    if (m["kind"] == "event" && m["event"] == "skipped_step")
+  for (const auto& m : kfac.metrics) {
+    if (m["kind"] == "event" && m["event"] == "skipped_step") {
       EXPECT_NE(m["reason"].get<std::string>().find("not positive definite"), std::string::npos) << m.dump();
+    }
+  }
   EXPECT_EQ(skipped_steps(singd), 0);
 }
 
-// Tour §7: IKFAC with lr_cov = 0.03 overshoots in the classifier; cond(KKᵀ) jumps before the loss does.
+// docs/tour.md section 7: IKFAC with lr_cov = 0.03 overshoots in the classifier; cond(KKᵀ) jumps before the loss does.
 TEST(TourLab, TooLargeLrCovShowsInTheDiagnosticsBeforeTheLoss) {
   TempDir dir;
   const TourRun r = train(dir, "ikfac", {"optimizer.lr_cov=0.03", "log.interval_steps=1", "log.diagnostics_interval_steps=1"});
