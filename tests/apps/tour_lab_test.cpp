@@ -58,6 +58,20 @@ double max_value(const std::vector<std::pair<int, double>>& s) {
   return m;
 }
 
+// Mean of the values in the last quarter of the steps (the run's end, less noisy than its last value).
+double last_quarter_mean(const std::vector<double>& v) {
+  const size_t n = std::max<size_t>(1, v.size() / 4);
+  double sum = 0;
+  for (size_t i = v.size() - n; i < v.size(); ++i) sum += v[i];
+  return sum / static_cast<double>(n);
+}
+
+std::vector<double> values(const std::vector<std::pair<int, double>>& s) {
+  std::vector<double> out;
+  for (const auto& [step, v] : s) out.push_back(v);
+  return out;
+}
+
 double final_train_loss(const TourRun& r) {
   for (auto it = r.metrics.rbegin(); it != r.metrics.rend(); ++it)
     if ((*it)["kind"] == "epoch") return (*it)["train_loss"].get<double>();
@@ -124,17 +138,17 @@ TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
     const auto hk = series(singd, l.name, "avgtr_H_K"), hc = series(singd, l.name, "avgtr_H_C");
     const auto kf = series(singd, l.name, "K_fro"), cf = series(singd, l.name, "C_fro");
     ASSERT_TRUE(hk.size() == hc.size() && hk.size() == kf.size() && hk.size() == cf.size() && hk.size() > 10);
-    auto fixed_point = [&](size_t i) {
-      return hk[i].second * hc[i].second +
-             1e-3 * (kf[i].second * kf[i].second / l.d_i) * (cf[i].second * cf[i].second / l.d_o);
-    };
-    EXPECT_LT(fixed_point(0), 0.5) << "layer " << l.name;
-    EXPECT_NEAR(fixed_point(hk.size() - 1), 1.0, 0.1) << "layer " << l.name;
+    std::vector<double> fixed_point;
+    for (size_t i = 0; i < hk.size(); ++i)
+      fixed_point.push_back(hk[i].second * hc[i].second +
+                            1e-3 * (kf[i].second * kf[i].second / l.d_i) * (cf[i].second * cf[i].second / l.d_o));
+    EXPECT_LT(fixed_point.front(), 0.5) << "layer " << l.name;
+    EXPECT_NEAR(last_quarter_mean(fixed_point), 1.0, 0.1) << "layer " << l.name;
     const auto cond = series(singd, l.name, "cond_KKt");
     EXPECT_LT(cond.front().second, 3.0) << "layer " << l.name;
     EXPECT_GT(cond.back().second, 100 * cond.front().second) << "layer " << l.name;
     const auto m = series(singd, l.name, "m_K_inf");
-    EXPECT_LT(m.back().second, max_value(m) / 2) << "layer " << l.name;
+    EXPECT_LT(last_quarter_mean(values(m)), max_value(m) / 2) << "layer " << l.name;
   }
 }
 
