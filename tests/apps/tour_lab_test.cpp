@@ -2,8 +2,9 @@
 // (configs/tour/*.json: a two-convolution net on 1,024 CIFAR-10 images, 128 steps, diagnostics every 2 steps)
 // and checks mechanically the behaviour the tour states: SGD's update/gradient ratio starts at the learning
 // rate and ends near zero; second-order optimizers spread the ratio across layers more than SGD and reach a
-// lower training loss; SINGD's factors approach the coupled fixed point and cond(KKᵀ) grows; KFAC with
-// bfloat16 factors at λ = 1e-5 skips steps where SINGD does not; a too-large lr_cov shows in the curvature
+// lower training loss; IKFAC's avgtr(H_K) falls fast while K grows slowly; SINGD's factors approach the
+// coupled fixed point and cond(KKᵀ) grows; KFAC with bfloat16 factors at λ = 1e-5 skips steps where
+// float32 KFAC and bfloat16 SINGD do not; a too-large lr_cov shows in the curvature
 // diagnostics before the loss goes bad.
 #include <gtest/gtest.h>
 
@@ -152,13 +153,34 @@ TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
   }
 }
 
-// docs/tour.md sections 3 and 5: at λ = 1e-5 KFAC's bfloat16 factors fail Cholesky (steps skipped); SINGD's do not.
-TEST(TourLab, Bfloat16KfacSkipsStepsWhereSingdDoesNot) {
+// docs/tour.md section 4: IKFAC's avgtr(H_K) falls within 16 steps while ‖K‖_F barely moves (the
+// large-eigenvalue directions converge first); cond(KKᵀ) grows.
+TEST(TourLab, IkfacConvergesFastInLargeDirectionsAndSlowlyInSmallOnes) {
+  TempDir dir;
+  const TourRun r = train(dir, "ikfac");
+  ASSERT_EQ(r.exit_code, 0);
+  for (const auto& l : kLayers) {
+    const auto hk = series(r, l.name, "avgtr_H_K"), kf = series(r, l.name, "K_fro"), cond = series(r, l.name, "cond_KKt");
+    ASSERT_TRUE(hk.size() > 8 && hk.size() == kf.size() && hk.size() == cond.size());
+    ASSERT_EQ(hk[8].first, 16);
+    EXPECT_LT(hk[8].second, 0.6 * hk[0].second) << "layer " << l.name;
+    EXPECT_LT(kf[8].second, 1.1 * kf[0].second) << "layer " << l.name;
+    EXPECT_GT(kf.back().second, 1.3 * kf[0].second) << "layer " << l.name;
+    EXPECT_GT(cond.back().second, std::max(50.0, cond.front().second)) << "layer " << l.name;
+  }
+}
+
+// docs/tour.md sections 3 and 5: at λ = 1e-5 KFAC's bfloat16 factors fail Cholesky (steps skipped), its
+// float32 factors and SINGD's bfloat16 factors do not.
+TEST(TourLab, Bfloat16KfacSkipsStepsWhereFloat32KfacAndSingdDoNot) {
   TempDir dir;
   const std::vector<std::string> quiet = {"log.diagnostics_interval_steps=32"};
   const TourRun kfac = train(dir, "kfac-bf16", quiet), singd = train(dir, "singd-dense-bf16", quiet);
+  const TourRun kfac32 = train(dir, "kfac", {"optimizer.damping=1e-5", "log.diagnostics_interval_steps=32"});
   EXPECT_EQ(kfac.exit_code, 0);
   EXPECT_EQ(singd.exit_code, 0);
+  EXPECT_EQ(kfac32.exit_code, 0);
+  EXPECT_EQ(skipped_steps(kfac32), 0);
   EXPECT_GT(skipped_steps(kfac), 0);
   for (const auto& m : kfac.metrics) {
     if (m["kind"] == "event" && m["event"] == "skipped_step") {
