@@ -32,7 +32,8 @@ struct TourRun {
 // `natgrad train configs/tour/NAME.json [--set ...]` into a fresh folder under `dir`.
 TourRun train(const TempDir& dir, const std::string& name, const std::vector<std::string>& sets = {}) {
   std::vector<std::string> args = {"train", std::string(NATGRAD_SOURCE_DIR) + "/configs/tour/" + name + ".json",
-                                   "--out", dir / name, "--set", "data.root=" + cifar_root(),
+                                   "--out", dir / name,
+                                   "--set", "data.root=" + cifar_root(),
                                    "--set", "log.progress=off"};
   for (const auto& s : sets) args.insert(args.end(), {"--set", s});
   const auto r = run_natgrad(args);
@@ -101,13 +102,15 @@ double median_ratio_spread(const TourRun& r) {
       if (step > 0) by_step[step].push_back(v);
   std::vector<double> spread;
   for (const auto& [step, v] : by_step)
-    if (v.size() == kLayers.size()) spread.push_back(*std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end()));
+    if (v.size() == kLayers.size())
+      spread.push_back(*std::max_element(v.begin(), v.end()) / *std::min_element(v.begin(), v.end()));
   EXPECT_FALSE(spread.empty());
   std::sort(spread.begin(), spread.end());
   return spread.empty() ? NAN : spread[spread.size() / 2];
 }
 
-// docs/tour.md sections 1, 3 and 5: SGD's ratio follows the schedule; second-order ratios spread across layers; lower loss.
+// docs/tour.md sections 1, 3 and 5: SGD's ratio follows the schedule; second-order ratios spread across
+// layers; lower loss.
 TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
   TempDir dir;
   const TourRun sgd = train(dir, "sgd"), kfac = train(dir, "kfac"), singd = train(dir, "singd-dense");
@@ -119,7 +122,8 @@ TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
     if (c["step"] == 0) first_grad_norms.push_back(c["grad_norm"].get<double>());
   ASSERT_FALSE(first_grad_norms.empty());
   EXPECT_GT(*std::max_element(first_grad_norms.begin(), first_grad_norms.end()) /
-                *std::min_element(first_grad_norms.begin(), first_grad_norms.end()), 10.0)
+                *std::min_element(first_grad_norms.begin(), first_grad_norms.end()),
+            10.0)
       << "the layers' gradient norms at step 0 should differ by more than 10x";
   for (const auto& l : kLayers) {
     const auto ratio = series(sgd, l.name, "update_grad_ratio");
@@ -127,7 +131,8 @@ TEST(TourLab, SgdFollowsTheScheduleAndSecondOrderRescalesLayers) {
     EXPECT_NEAR(ratio.front().second, 0.005, 0.0002) << "layer " << l.name << ": step 0 ratio = lr·0.1 (warm-up)";
     EXPECT_LT(ratio.back().second, max_value(ratio) / 100) << "layer " << l.name << ": cosine decay to 0";
   }
-  const double s_sgd = median_ratio_spread(sgd), s_kfac = median_ratio_spread(kfac), s_singd = median_ratio_spread(singd);
+  const double s_sgd = median_ratio_spread(sgd), s_kfac = median_ratio_spread(kfac),
+               s_singd = median_ratio_spread(singd);
   EXPECT_GT(s_kfac, 1.5 * s_sgd);
   EXPECT_GT(s_singd, 1.5 * s_sgd);
   EXPECT_LT(final_train_loss(kfac), final_train_loss(sgd) - 0.1);
@@ -160,7 +165,8 @@ TEST(TourLab, IkfacConvergesFastInLargeDirectionsAndSlowlyInSmallOnes) {
   const TourRun r = train(dir, "ikfac");
   ASSERT_EQ(r.exit_code, 0);
   for (const auto& l : kLayers) {
-    const auto hk = series(r, l.name, "avgtr_H_K"), kf = series(r, l.name, "K_fro"), cond = series(r, l.name, "cond_KKt");
+    const auto hk = series(r, l.name, "avgtr_H_K"), kf = series(r, l.name, "K_fro"),
+               cond = series(r, l.name, "cond_KKt");
     ASSERT_TRUE(hk.size() > 8 && hk.size() == kf.size() && hk.size() == cond.size());
     ASSERT_EQ(hk[8].first, 16);
     EXPECT_LT(hk[8].second, 0.6 * hk[0].second) << "layer " << l.name;
@@ -190,10 +196,12 @@ TEST(TourLab, Bfloat16KfacSkipsStepsWhereFloat32KfacAndSingdDoNot) {
   EXPECT_EQ(skipped_steps(singd), 0);
 }
 
-// docs/tour.md section 7: IKFAC with lr_cov = 0.03 overshoots in the classifier; cond(KKᵀ) jumps before the loss does.
+// docs/tour.md section 7: IKFAC with lr_cov = 0.03 overshoots in the classifier; cond(KKᵀ) jumps before the
+// loss does.
 TEST(TourLab, TooLargeLrCovShowsInTheDiagnosticsBeforeTheLoss) {
   TempDir dir;
-  const TourRun r = train(dir, "ikfac", {"optimizer.lr_cov=0.03", "log.interval_steps=1", "log.diagnostics_interval_steps=1"});
+  const TourRun r =
+      train(dir, "ikfac", {"optimizer.lr_cov=0.03", "log.interval_steps=1", "log.diagnostics_interval_steps=1"});
   EXPECT_EQ(r.exit_code, 1) << "the run should end as diverged";
   int diagnostic_step = -1;  // first step at which a layer's cond(KKᵀ) is 100x its step-0 value
   for (const auto& l : kLayers) {
