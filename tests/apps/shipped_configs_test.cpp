@@ -42,7 +42,8 @@ TEST(ShippedConfigs, QuickstartIsTheSmallCpuRecipe) {
 }
 
 // Every file of a study set validates; with the optimizer block and the name removed they are identical.
-void expect_one_recipe(const std::string& set, size_t expected_files, int expected_epochs, const char* device) {
+void expect_one_recipe(const std::string& set, size_t expected_files, int expected_epochs, const char* device,
+                       const std::vector<std::string>& types_needed = {"sgd", "adamw", "singd", "ikfac", "kfac"}) {
   const auto files = json_files(configs_dir() + "/" + set);
   ASSERT_EQ(files.size(), expected_files) << set;
   json first;
@@ -58,7 +59,7 @@ void expect_one_recipe(const std::string& set, size_t expected_files, int expect
     if (first.is_null()) first = c;
     EXPECT_EQ(c, first) << f << " differs from " << files.front() << " outside the optimizer block";
   }
-  for (const char* t : {"sgd", "adamw", "singd", "ikfac", "kfac"})
+  for (const auto& t : types_needed)
     EXPECT_NE(std::find(types.begin(), types.end(), t), types.end()) << set << " has no " << t << " config";
 }
 
@@ -66,6 +67,10 @@ TEST(ShippedConfigs, CpuStudyIsOneRecipeWithFourteenOptimizers) { expect_one_rec
 
 TEST(ShippedConfigs, GpuVgg16SetIsOneRecipeWithFourteenOptimizers) {
   expect_one_recipe("gpu-vgg16", 14, 60, "cuda");
+}
+
+TEST(ShippedConfigs, TourSetIsOneRecipeWithNineOptimizers) {
+  expect_one_recipe("tour", 9, 4, "cpu", {"sgd", "singd", "ikfac", "kfac"});
 }
 
 }  // namespace
