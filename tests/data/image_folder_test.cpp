@@ -6,6 +6,8 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include <stb_image_write.h>
+
+#include <functional>
 #pragma GCC diagnostic pop
 
 #include "data/image_folder.h"
@@ -87,6 +89,31 @@ TEST(ImageFolder, UnreadableFileIsNamed) {
   const std::string msg = error_of([&] { load_image_folder(dir.str()); });
   EXPECT_NE(msg.find("cannot decode"), std::string::npos) << msg;
   EXPECT_NE(msg.find("broken.jpg"), std::string::npos) << msg;
+}
+
+// A file cut anywhere (in its header or its pixel data) is refused, naming it; stb_image alone would
+// decode a cut BMP or JPEG with zeros for the missing bytes.
+TEST(ImageFolder, TruncatedFilesAreRefused) {
+  const std::vector<uint8_t> px = rgb_pattern(16, 16, 2);
+  const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> writers = {
+      {"bmp", [&](const fs::path& p) { write_bmp(p, 16, 16, px); }},
+      {"png", [&](const fs::path& p) { write_png(p, 16, 16, 3, px); }},
+      {"jpg", [&](const fs::path& p) {
+         fs::create_directories(p.parent_path());
+         ASSERT_TRUE(stbi_write_jpg(p.c_str(), 16, 16, 3, px.data(), 90));
+       }}};
+  for (const auto& [ext, write] : writers) {
+    TempDir whole;
+    write(whole.path() / "a" / ("x." + ext));
+    ASSERT_EQ(load_image_folder(whole.str()).size(), 1) << ext;
+    const std::string bytes = read_bytes(whole.path() / "a" / ("x." + ext));
+    for (const size_t keep : {bytes.size() - 1, bytes.size() * 3 / 4, bytes.size() / 2, size_t{40}}) {
+      TempDir dir;
+      write_bytes(dir.path() / "a" / ("cut." + ext), bytes.substr(0, keep));
+      const std::string msg = error_of([&] { load_image_folder(dir.str()); });
+      EXPECT_NE(msg.find("cut." + ext), std::string::npos) << ext << " cut to " << keep << ": " << msg;
+    }
+  }
 }
 
 TEST(ImageFolder, MixedSizesNameBothFiles) {
