@@ -53,6 +53,7 @@ RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_n
   c.log.diagnostics_interval_steps = l.integer("diagnostics_interval_steps", c.log.diagnostics_interval_steps, 0,
                                                int64_t{1} << 40);
   c.log.progress = l.choice("progress", c.log.progress, {"auto", "bar", "lines", "off"});
+  c.log.tensorboard = l.boolean("tensorboard", c.log.tensorboard);
   l.finish();
   n.finish();
 

@@ -41,6 +41,7 @@ struct LogSpec {
   int64_t interval_steps = 50;
   int64_t diagnostics_interval_steps = 100;  // 0: off
   std::string progress = "auto";             // auto, bar, lines, off
+  bool tensorboard = false;                  // also write RUN_DIR/tensorboard/ event files
 };
 
 struct RunConfig {

@@ -5,6 +5,7 @@
 //   RUN_DIR/metrics.jsonl             one JSON object per line: "train" lines every log interval, "epoch"
 //                                     lines after every epoch, "event" lines (skipped steps, divergence)
 //   RUN_DIR/curvature.jsonl           the optimizer's per-layer diagnostics (one record per layer and step)
+//   RUN_DIR/tensorboard/              with log.tensorboard: the same lines as TensorBoard scalars
 //   RUN_DIR/checkpoints/last.safetensors, best.safetensors
 //   RUN_DIR/final.safetensors         the final weights (PyTorch state_dict names)
 //   RUN_DIR/summary.json              final/best accuracy, time to target, total time, peak memory, status
@@ -27,6 +28,7 @@ struct RunPaths {
   std::string provenance() const { return dir + "/provenance.json"; }
   std::string metrics() const { return dir + "/metrics.jsonl"; }
   std::string curvature() const { return dir + "/curvature.jsonl"; }
+  std::string tensorboard() const { return dir + "/tensorboard"; }
   std::string checkpoints() const { return dir + "/checkpoints"; }
   std::string last_checkpoint() const { return checkpoints() + "/last.safetensors"; }
   std::string best_checkpoint() const { return checkpoints() + "/best.safetensors"; }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "apps/checkpoint.h"
@@ -16,6 +17,7 @@
 #include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
+#include "apps/tensorboard.h"
 #include "autograd/ops.h"
 #include "core/parallel.h"
 #include "layers/state_io.h"
@@ -59,6 +61,13 @@ void reset_peak_memory(Device device) {
   std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM (Linux); harmless where unsupported
 }
 
+// The scheduled hyper-parameters' current values, {"name": value, ...}.
+nlohmann::json scheduled_json(const optim::Optimizer& opt) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, value] : opt.scheduled_values()) j[name] = value;
+  return j;
+}
+
 nlohmann::json number_or_null(double v, bool valid) { return valid ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 // Everything the loop needs, built from the config.
@@ -73,7 +82,17 @@ struct Session {
   int64_t steps_per_epoch = 0;
   TrainState st;
   JsonlWriter metrics, curvature;
+  std::optional<tensorboard::TensorBoardLog> tb;  // log.tensorboard: the same lines as scalars
   Progress progress;
+
+  void log_metrics(const nlohmann::json& line) {
+    metrics.write(line);
+    if (tb) tb->metrics(line);
+  }
+  void log_curvature(const nlohmann::json& record) {
+    curvature.write(record);
+    if (tb) tb->curvature(record);
+  }
 
   Session(const RunConfig& c, const TrainOptions& o, std::ostream& out, int fd)
       : cfg(c), paths{o.run_dir}, metrics(paths.metrics()), curvature(paths.curvature()),
@@ -117,6 +136,8 @@ void build(Session& s, const TrainOptions& o) {
   }
   s.metrics.truncate(s.st.metrics_bytes);
   s.curvature.truncate(s.st.curvature_bytes);
+  // A resumed session replays the steps after the checkpoint: TensorBoard drops their earlier events.
+  if (cfg.log.tensorboard) s.tb.emplace(s.paths.tensorboard(), o.resume ? s.st.global_step + 1 : -1);
 }
 
 void save_last(Session& s, const std::string& path) {
@@ -203,7 +224,7 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
   }
   line["time"] = elapsed;
   line["peak_memory_bytes"] = peak_memory_bytes(cfg.device);
-  s.metrics.write(line);
+  s.log_metrics(line);
   s.progress.message(msg + "  (" + format_duration(epoch_seconds) + ")");
 
   s.st.epoch = epoch + 1;
@@ -220,7 +241,7 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
 bool record_skip(Session& s, int64_t epoch, int64_t step, const std::string& reason, const std::string& where) {
   ++s.st.skipped_steps;
   ++s.st.consecutive_skips;
-  s.metrics.write({{"kind", "event"}, {"event", "skipped_step"}, {"epoch", epoch + 1}, {"step", step},
+  s.log_metrics({{"kind", "event"}, {"event", "skipped_step"}, {"epoch", epoch + 1}, {"step", step},
                    {"reason", reason}, {"where", where}});
   s.progress.message("step " + std::to_string(step) + " skipped: " + reason + " in '" + where + "'");
   return s.st.consecutive_skips > s.cfg.train.max_skipped_steps;
@@ -289,7 +310,7 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
       for (const auto& rec : s.opt->take_diagnostics()) {
         nlohmann::json j = rec.to_json();
         j["epoch"] = epoch + 1;
-        s.curvature.write(j);
+        s.log_curvature(j);
       }
       if (rep.skipped || !std::isfinite(lv)) {
         // A non-finite loss is traced to its first layer; otherwise the optimizer names the parameter.
@@ -318,12 +339,13 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
       const double window_seconds = seconds_since(window_start);
       const double ips = window_seconds > 0 ? static_cast<double>(window_images) / window_seconds : 0.0;
       if (log_now) {
-        s.metrics.write({{"kind", "train"},
+        s.log_metrics({{"kind", "train"},
                          {"epoch", epoch + 1},
                          {"step", s.st.global_step},
                          {"epoch_progress", static_cast<double>(s.st.global_step) / static_cast<double>(spe)},
                          {"loss", number_or_null(window_loss / static_cast<double>(std::max<int64_t>(1, window_batches)), window_batches > 0)},
                          {"lr", current_lr(*s.opt)},
+                         {"scheduled", scheduled_json(*s.opt)},
                          {"images_per_s", ips},
                          {"time", elapsed()}});
       }
@@ -353,7 +375,7 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
   outcome.ok = failure.empty();
   outcome.error = failure;
   if (outcome.ok) save_state(*s.model, s.paths.final_weights());
-  else s.metrics.write({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
+  else s.log_metrics({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
   outcome.summary = make_summary(s, outcome.ok ? "completed" : "diverged", failure);
   write_json_file(s.paths.summary(), outcome.summary);
   write_report({load_run(o.run_dir)}, s.paths.report(), cfg.name);

@@ -4,7 +4,7 @@
 // unfold2d(x, {kH, kW}, opt) = P ∈ R^{N × L × C·kH·kW}, L = OH·OW output positions in row-major order,
 // P[n, oh·OW + ow, (c·kH + i)·kW + j] = x[n, c, oh·sH − pH + i·dH, ow·sW − pW + j·dW] (0 in the padding),
 // so each patch row is ordered like weight.flatten(1) and conv2d(x, w) = P · w.flatten(1)ᵀ (groups = 1).
-// Conv2d's curvature capture builds its `a` matrix from it (singd-spec §4, "Patches"). Not
+// Conv2d's curvature capture builds its `a` matrix from it (docs/singd.md §3.3). Not
 // differentiable: the result carries no autograd history. opt.groups is ignored (all C channels).
 #pragma once
 #include <array>

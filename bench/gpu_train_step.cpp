@@ -14,7 +14,7 @@
 // on float32 logits (Module::set_compute_dtype); the PyTorch script's bfloat16 rows run
 // torch.autocast(bfloat16), its counterpart.
 // Optimizers, natgrad's library ones on the GPU (update=optim): sgd (η = 0.01, μ = 0.9, γ = 5e-4) and adamw
-// (η = 1e-3, γ = 5e-4) as fused kernels, singd_dense, singd_diag, ikfac (optim::SINGD, spec defaults,
+// (η = 1e-3, γ = 5e-4) as fused kernels, singd_dense, singd_diag, ikfac (optim::SINGD, default hyper-parameters,
 // T = 10) and kfac (optim::KFAC); a failure is reported as status=error for that row.
 //
 // Output, one line per (dtype, optimizer), parsed by scripts/gpu_check.sh:
@@ -106,7 +106,7 @@ std::unique_ptr<optim::Optimizer> library_optimizer(const std::string& kind, Mod
     h.weight_decay = 5e-4;
     return std::make_unique<optim::AdamW>(optim::parameters_of(model), h);
   }
-  if (kind == "singd_dense" || kind == "singd_diag" || kind == "ikfac") {  // spec defaults, T = 10
+  if (kind == "singd_dense" || kind == "singd_diag" || kind == "ikfac") {  // default hyper-parameters, T = 10
     optim::SingdHyper h;
     h.kfac_like = kind == "ikfac";
     if (kind == "singd_diag") h.structure_K = h.structure_C = optim::StructureSpec::parse("diagonal");

@@ -1,5 +1,5 @@
 // kernels/linalg.h — dense linear algebra beyond GEMM: the damped Cholesky inverse that KFAC refreshes
-// every T_inv steps (singd-spec §0).
+// every T_inv steps (docs/singd.md §4).
 //
 // CPU: LAPACK's xPOTRF + xPOTRI (shipped inside OpenBLAS). CUDA: cuSOLVER's cusolverDnXpotrf + Xpotri.
 // Both check their items with check_cholesky_inverse (kernels/cpu/linalg.cpp).

@@ -2,9 +2,9 @@
 // gradients, statistics and factor values, on any device.
 //
 // They are what optim/ needs beyond GEMM to keep its state on the parameters' device: scaling a gradient
-// into the factor dtype (G ← s·∇W, the curvature optimizers' Gm), a linear combination of value vectors
-// (singd-spec §2.3's m̃ = c1·H + c2·KᵀK − I + α1·m and K ← K − β·K m̃; KFAC's EMA), a strided add and sum
-// (K + v·I and tr(K) on a diagonal stored with a stride), and the largest magnitude (‖m̃‖∞ of §3.2, and the
+// into the factor dtype (Gm ← s·∇W, the curvature optimizers' gradient matrix), a linear combination of value vectors
+// (docs/singd.md §6.1's m = α1·m + σ(c1·H + c2·KᵀK − I) and K ← K − β·K m; KFAC's EMA), a strided add and sum
+// (K + v·I and tr(K) on a diagonal stored with a stride), and the largest magnitude (‖m‖∞ of docs/singd.md §6.2, and the
 // finiteness check: it is NaN when some value is).
 //
 // Rounding: scale_into and strided_add compute in float64, combine in acc_t<T> (float for bf16), and each

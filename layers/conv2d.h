@@ -4,7 +4,7 @@
 // fan_in = C_in/groups·kH·kW (layers/init.h). When an optimizer requested a capture (layers/curvature.h),
 // the forward pass stores `a` from the unfolded input patches (expand: one row per sample and output
 // position; reduce: their mean per sample; groups share one K through channels averaged over groups) and
-// the backward pass `g` from the output gradient (layers/curvature_rows.h, spec §4).
+// the backward pass `g` from the output gradient (layers/curvature_rows.h, docs/singd.md §3.3).
 #pragma once
 #include <array>
 

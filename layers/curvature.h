@@ -4,7 +4,7 @@
 // before the forward pass of a step. The layer then (a) turns its input into the matrix `a` at forward
 // time — a fresh tensor, so later in-place changes of the input cannot corrupt it — and (b) receives the
 // gradient of its output in the backward pass (through ng::capture_grad) and turns it into `g`.
-// Scaling follows ../shared/design/singd-spec.md §2.2 and §4:
+// Scaling follows docs/singd.md §3.2 and docs/singd.md §3.3:
 //   a = A_rows / sqrt(R_a)   with A_rows one row per sample (Linear), per sample×output position
 //                            (Conv2d expand: the unfolded patch) or per sample averaged over positions
 //                            (Conv2d reduce); a ones column is appended when the layer has a bias.
@@ -25,8 +25,8 @@ enum class LossAverage { batch, batch_sequence, none };
 struct CaptureRequest {
   KfacApprox approx = KfacApprox::expand;
   LossAverage loss_average = LossAverage::batch;
-  DType dtype_a = DType::f32;  // dtype_K of the spec: `a` is cast to it
-  DType dtype_g = DType::f32;  // dtype_C of the spec: `g` is cast to it
+  DType dtype_a = DType::f32;  // dtype_K (docs/singd.md §1): `a` is cast to it
+  DType dtype_g = DType::f32;  // dtype_C (docs/singd.md §1): `g` is cast to it
 };
 
 struct CurvatureCapture {

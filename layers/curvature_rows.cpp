@@ -1,4 +1,4 @@
-// layers/curvature_rows.cpp — builds the spec's `a` and `g` matrices (table in layers/curvature_rows.h).
+// layers/curvature_rows.cpp — builds the `a` and `g` matrices of docs/singd.md §3.2 (table in layers/curvature_rows.h).
 #include "layers/curvature_rows.h"
 
 #include <algorithm>
@@ -21,7 +21,7 @@ Tensor input_matrix(const Tensor& rows, bool bias) {
   return mul(m, 1.0 / std::sqrt(static_cast<double>(R)));
 }
 
-// n_loss of spec §2.2: N for "batch", N·positions for "batch+sequence", 1 for none.
+// n_loss of docs/singd.md §3.2: N for "batch", N·positions for "batch+sequence", 1 for none.
 double loss_count(LossAverage mode, int64_t n, int64_t positions) {
   switch (mode) {
     case LossAverage::batch: return static_cast<double>(n);

@@ -1,5 +1,5 @@
 // layers/curvature_rows.h — the matrices `a` and `g` that Linear and Conv2d hand to the curvature
-// interface (layers/curvature.h), following ../shared/design/singd-spec.md §2.2 and §4:
+// interface (layers/curvature.h), following docs/singd.md §3.2 and docs/singd.md §3.3:
 //
 //   layer / mode      rows of A (before ÷√R_a)               rows of G (before ×√n_loss)     R_a
 //   Linear, expand    every x_{n,s} (+1)                     every ĝ_{n,s}                   N·S

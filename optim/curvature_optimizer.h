@@ -2,15 +2,15 @@
 // Linear/Conv2d layers through the curvature-capture interface (layers/curvature.h), a first-order
 // fallback rule for every other parameter, and the heavy-ball update of the preconditioned gradient.
 //
-// Per step t (singd-spec §2.5/§2.6), for each preconditioned layer with weight W [d_o, …] and bias b:
+// Per step t (docs/singd.md §6.4–§6.5), for each preconditioned layer with weight W [d_o, …] and bias b:
 //   • statistics: on steps with t mod T = 0 the layer captured a [R_a, d_i] and g [R_g, d_o] during
 //     forward/backward; accumulate() (called by step(), or by the caller after each micro-batch when
 //     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
 //     statistics, and re-arms the capture for the next micro-batch;
 //   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
-//   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the natural gradient N = precondition(Gm),
+//   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
-//     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (§2.5.7);
+//     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (docs/singd.md §6.4);
 //   • all other parameters of the groups (BatchNorm, …) get the group's fallback rule (SGD or AdamW).
 // After each step the captures are requested for the layers due at t + 1 (so a plain loop
 // forward → backward → step needs no extra call) and cancelled for the others.
@@ -101,7 +101,7 @@ class CurvatureOptimizer : public Optimizer {
   // ctx.where: the first failing layer) to abandon the step. One call for all layers, so the derived
   // optimizer can batch the work across layers.
   virtual void update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) = 0;
-  // N = preconditioned Gm ([d_o, d_i], dtype of the weight), with the staged factors when updated.
+  // P = preconditioned Gm ([d_o, d_i], dtype of the weight), with the staged factors when updated.
   virtual Tensor precondition(size_t l, const Tensor& Gm) = 0;
   virtual void clear_statistics(size_t l) = 0;
   virtual size_t factor_bytes(size_t l) const = 0;

@@ -58,7 +58,7 @@ KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vec
     : CurvatureOptimizer("kfac", std::move(layers), params_of(groups), common_of(groups)) {
   for (size_t g = 0; g < groups.size(); ++g) {
     NG_CHECK(groups[g].hyper.T_inv >= 1, "kfac group ", g, ": T_inv must be >= 1, got ", groups[g].hyper.T_inv);
-    NG_CHECK(groups[g].hyper.lr_cov <= 1, "kfac group ", g, ": lr_cov (the EMA weight β1) must be <= 1, got ",
+    NG_CHECK(groups[g].hyper.lr_cov <= 1, "kfac group ", g, ": lr_cov (the EMA weight θ) must be <= 1, got ",
              groups[g].hyper.lr_cov);
     T_inv_.push_back(groups[g].hyper.T_inv);
   }
@@ -88,7 +88,7 @@ void KFAC::clear_statistics(size_t l) {
 // All layers together (kernels: one combination launch for the EMAs, lists of inverses in batches of
 // layers, set_update_batch_bytes), so many small layers do not cost a launch and a wait each.
 void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
-  // A ← (1 − β1)·A + β1·Σaᵀa, G likewise, for the layers with statistics.
+  // A ← (1 − θ)·A + θ·Σaᵀa (θ = lr_cov), G likewise, for the layers with statistics.
   std::vector<kernels::Combination> emas;
   for (size_t l = 0; l < num_layers(); ++l) {
     if (!statistics_due[l]) continue;

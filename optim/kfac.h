@@ -1,12 +1,12 @@
-// optim/kfac.h — the KFAC baseline of singd-spec §0 (Martens & Grosse 2015, in the inverse form of the
+// optim/kfac.h — the KFAC baseline of docs/singd.md §4 (Martens & Grosse 2015, in the inverse form of the
 // alecwangcq/KFAC-Pytorch code the SINGD paper compared against).
 //
 // Per preconditioned layer: Kronecker factors A (d_i×d_i) and G (d_o×d_o), both starting at I, and their
-// damped inverses. With the captured a, g of the layer (same conventions as SINGD, spec §2.2):
-//   statistics steps (t mod T = 0):  A ← (1 − β1)·A + β1·aᵀa,   G ← (1 − β1)·G + β1·gᵀg   (β1 = lr_cov,
-//                                    i.e. an exponential moving average with decay 1 − β1)
+// damped inverses. With the captured a, g of the layer (same conventions as SINGD, docs/singd.md §3.2):
+//   statistics steps (t mod T = 0):  A ← (1 − θ)·A + θ·aᵀa,   G ← (1 − θ)·G + θ·gᵀg   (θ = lr_cov,
+//                                    i.e. an exponential moving average with decay 1 − θ)
 //   inverse steps (t mod T_inv = 0): A⁻¹ ← (A + λI)⁻¹, G⁻¹ ← (G + λI)⁻¹   (per-factor damping, Cholesky)
-//   every step:                      N = G⁻¹ · Gm · A⁻¹, then the shared SGD rule (curvature_optimizer.h).
+//   every step:                      P = G⁻¹ · Gm · A⁻¹, then the shared SGD rule (curvature_optimizer.h).
 // Precision: A, G and the inverses are stored in the factor dtypes (dtype_K for A, dtype_C for G). The
 // inversion reads the stored values and runs in float32 (float64 for float64 factors) — the step whose
 // failure in low precision the SINGD paper demonstrates; a factor that is not positive definite after
@@ -28,7 +28,7 @@ namespace ng::optim {
 struct KfacHyper : CurvatureHyper {
   int64_t T_inv = 100;  // inverse refresh interval
   KfacHyper() {
-    lr_cov = 0.05;  // EMA weight of the new statistics (stat_decay 0.95)
+    lr_cov = 0.05;  // θ, the EMA weight of the new statistics (stat_decay 0.95)
     T = 10;
   }
 };

@@ -123,6 +123,17 @@ void Optimizer::set_schedule(const std::string& name, SchedulePtr s) {
   NG_CHECK(any, type(), ": cannot schedule '", name, "': no group has such a hyper-parameter");
 }
 
+std::vector<std::pair<std::string, double>> Optimizer::scheduled_values() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& b : schedules_)
+    for (size_t g = 0; g < groups_.size(); ++g)
+      if (const double* slot = const_cast<Optimizer*>(this)->hyper_slot(g, b.name)) {
+        out.emplace_back(b.name, *slot);
+        break;
+      }
+  return out;
+}
+
 void Optimizer::apply_schedules() {
   for (const auto& b : schedules_)
     for (size_t g = 0; g < groups_.size(); ++g)

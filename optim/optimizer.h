@@ -116,6 +116,8 @@ class Optimizer {
   // Drives `name` in every group by `s` from now on: value(t) = base · s.factor(t), where base is the
   // group's value now. "lr" also drives the fallback rule's lr of SINGD/KFAC (each from its own base).
   void set_schedule(const std::string& name, SchedulePtr s);
+  // Every hyper-parameter a schedule drives, with its current value in the first group that has it.
+  std::vector<std::pair<std::string, double>> scheduled_values() const;
 
   // ---- clipping, scaling, diagnostics ---------------------------------------------------------------
   void set_grad_clip(double max_norm) { grad_clip_ = max_norm; }    // 0 = off

@@ -5,7 +5,7 @@
 // AdamW (Loshchilov & Hutter 2019, PyTorch's torch.optim.AdamW), with step k = 1, 2, …:
 //   p ← p·(1 − η·γ);  m ← m + (1 − β1)(g − m);  v ← β2·v + (1 − β2)·g²;
 //   p ← p − (η/(1 − β1ᵏ)) · m / (√v/√(1 − β2ᵏ) + ε)
-// SINGD and KFAC run the SGD rule on their preconditioned direction (singd-spec §2.5: weight decay after
+// SINGD and KFAC run the SGD rule on their preconditioned direction (docs/singd.md §6.4: weight decay after
 // preconditioning, heavy-ball momentum, τ = 0, no Nesterov), so all optimizers share these code paths
 // (architecture practice 10); their fallback rule for parameters they cannot precondition is either rule.
 //

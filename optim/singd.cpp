@@ -1,4 +1,4 @@
-// optim/singd.cpp — SINGD / IKFAC per singd-spec §2.2–§2.6 (formulas in singd.h).
+// optim/singd.cpp — SINGD / IKFAC per docs/singd.md §5–§6 (formulas in singd.h).
 #include "optim/singd.h"
 
 #include <algorithm>
@@ -55,7 +55,7 @@ SINGD::SINGD(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::v
   request_captures(0);
 }
 
-// ---- statistics (§2.2) ----------------------------------------------------------------------------------
+// ---- statistics (docs/singd.md §6.1) ---------------------------------------------------------------------
 
 void SINGD::absorb(size_t l, const Tensor& a, const Tensor& g_in) {
   LayerState& s = state_[l];
@@ -80,14 +80,14 @@ void SINGD::clear_statistics(size_t l) {
   state_[l].HC.reset();
 }
 
-// ---- preconditioner update (§2.3) -----------------------------------------------------------------------
+// ---- preconditioner update (docs/singd.md §6.1) ------------------------------------------------------------
 
 // The due layers are updated in batches (set_update_batch_bytes), stage by stage, each stage one batched
 // call over the batch's factors (StructuredMatrix::*_all), so a model of many small layers does not pay a
 // launch and a synchronisation per layer for every scalar and combination. Only the products (Π(KᵀK),
 // K·m̃) stay per layer: they are structure-specific GEMMs.
 void SINGD::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
-  std::vector<size_t> due;  // K and C only change on statistics steps (§2.6)
+  std::vector<size_t> due;  // K and C only change on statistics steps (docs/singd.md §3.4)
   for (size_t l = 0; l < num_layers(); ++l)
     if (statistics_due[l]) due.push_back(l);
   // Temporaries per layer: Π(KᵀK), I and K·m̃ next to each factor.
@@ -191,7 +191,7 @@ void SINGD::update_batch(const std::vector<size_t>& ls, StepContext& ctx) {
     if (extra_[layer(l).group].alpha1 == 0.0) state_[l].mK1.reset(), state_[l].mC1.reset();  // stored only when α1 ≠ 0
 }
 
-// ---- natural gradient (§2.5) ----------------------------------------------------------------------------
+// ---- natural gradient (docs/singd.md §6.4) ---------------------------------------------------------------
 
 Tensor SINGD::precondition(size_t l, const Tensor& Gm) {
   const Layer& L = layer(l);

@@ -1,19 +1,19 @@
 // optim/singd.h — SINGD and IKFAC (Lin et al., "Structured Inverse-Free Natural Gradient Descent", ICML
-// 2024), exactly as ../shared/design/singd-spec.md §2 describes the reference implementation (f-dangel/singd).
+// 2024), as the reference implementation (f-dangel/singd) computes them; the maths: docs/singd.md §5–§6.
 //
 // Per preconditioned layer: structured factors K (d_i×d_i) and C (d_o×d_o), K Kᵀ ≈ S_K⁻¹, C Cᵀ ≈ S_C⁻¹, both
 // starting at I, and Riemannian momenta m_K, m_C (only when α1 ≠ 0 at construction). On steps t mod T = 0:
 //   H_K = Π_K(Kᵀ aᵀa K), H_C = Π_C(Cᵀ gᵀg C)   (summed over the micro-batches of the step; g ÷ √s_{t−1})
-//   u = s_{t−1}/s_t²;  KtK = Π_K(KᵀK), CtC = Π_C(CᵀC) from the old factors
+//   u = s_{t−1}/s_t² (loss scales, docs/singd.md §3.5);  KtK = Π_K(KᵀK), CtC = Π_C(CᵀC) from the old factors
 //   SINGD:  c1_K = u·avgtr(H_C), c2_K = λ·avgtr(CtC), c1_C = u·avgtr(H_K), c2_C = λ·avgtr(KtK)
 //   IKFAC:  c1_K = 1, c2_K = λ, c1_C = u, c2_C = λ      (kfac_like; α1 := 0)
 //   m̃_K = ½(1 − α1 if normalize_lr_cov)·(c1_K H_K + c2_K KtK − I) + α1 m_K      (likewise m̃_C)
 //   β_K = β1 / max(1, ‖m̃_K‖∞) if normalize_lr_cov else β1                     (likewise β_C)
 //   K ← K − β_K·K m̃_K,  C ← C − β_C·C m̃_C                                     (Jacobi: both from the old K, C)
-// Every step: N = C Cᵀ Gm K Kᵀ (Gm cast to dtype_K for the K products, to dtype_C for the C products),
+// Every step: P = C Cᵀ Gm K Kᵀ (Gm cast to dtype_K for the K products, to dtype_C for the C products),
 // then the shared SGD rule (curvature_optimizer.h). Structures of K and C are chosen per group
-// (optim/structures). Deviation from the reference, as decided in spec §0: block-diagonal factors use
-// Kᵀ where the mathematics says Kᵀ (the reference's quirk Q1 is not replicated).
+// (optim/structures). Deviation from the reference (docs/singd.md §8): block-diagonal factors transpose
+// their blocks wherever the formulas have Kᵀ (the reference's quirk Q1 multiplies by K there).
 // bfloat16 factors: every factor operation runs in bf16 with float32 accumulation inside products.
 // Group numbers (by name): lr, momentum, weight_decay, damping, lr_cov, alpha1, fallback.*.
 //
@@ -48,7 +48,7 @@ class SINGD final : public CurvatureOptimizer {
     SingdHyper hyper;
   };
   // `layers`: the model's Linear/Conv2d layers by name (curvature_layers_of(model)); `init_grad_scale` is
-  // s_{−1}, the gradient scale assumed for the first backward pass (§2.6).
+  // s_{−1}, the gradient scale assumed for the first backward pass (docs/singd.md §3.5).
   SINGD(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups,
         double init_grad_scale = 1.0);
   SINGD(Module& model, std::vector<Group> groups, double init_grad_scale = 1.0)
@@ -96,7 +96,7 @@ class SINGD final : public CurvatureOptimizer {
     bool updated = false;
   };
 
-  // §2.3 for a batch of layers at once (update_factors splits the due layers into batches).
+  // docs/singd.md §6.1 for a batch of layers at once (update_factors splits the due layers into batches).
   void update_batch(const std::vector<size_t>& ls, StepContext& ctx);
 
   std::vector<Extra> extra_;

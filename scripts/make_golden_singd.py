@@ -6,7 +6,7 @@ What it is: the reference side of tests/optim/singd_golden_test.cpp and tests/op
 configuration it trains a small float32 network with singd.optim.optimizer.SINGD for a few steps and records,
 per step t and per preconditioned layer L (module names as in named_modules()):
 
-  <cfg>.<t>.<L>.a / .g      the processed matrices the reference hands to its statistics (singd-spec §2.2:
+  <cfg>.<t>.<L>.a / .g      the processed matrices the reference hands to its statistics (docs/singd.md §3.2:
                             a = A_rows/√R_a, g = G_rows·√n_loss), captured by wrapping singd's
                             process_input / process_grad_output; only on steps with t mod T = 0
   <cfg>.<t>.<L>.gW / .gb    the weight and bias gradients used by that step
@@ -19,10 +19,10 @@ Configurations (metadata "configs", JSON: model, steps, per group the layers and
 dense (T=1), T=3, diagonal, hierarchical15_15 on a wide MLP (all five blocks used), tril/triu Toeplitz,
 IKFAC, normalize_lr_cov, a scheduled lr_cov (β1·0.5ᵗ), two groups with different structures, and a
 conv→relu→pool→linear net in expand mode with loss_average batch / batch+sequence / None and in reduce mode.
-Block-diagonal is not a reference configuration: natgrad fixes the reference's quirk Q1 (spec §0, §3.6), so its
+Block-diagonal is not a reference configuration: natgrad fixes the reference's quirk Q1 (docs/singd.md §8), so its
 test compares natgrad's block-diagonal with the reference's dense run where one block covers each factor.
 
-KFAC (kfac.* keys): a float64 re-implementation of spec §0's baseline written here from the formulas, run on
+KFAC (kfac.* keys): a float64 re-implementation of docs/singd.md §4's baseline written here from the formulas, run on
 the MLP: A ← (1−β1)A + β1·aᵀa, G ← (1−β1)G + β1·gᵀg from A = G = I on steps t mod T = 0, inverses
 (A + λI)⁻¹, (G + λI)⁻¹ refreshed every T_inv steps (Cholesky), N = G⁻¹ Gm A⁻¹, then heavy-ball SGD with
 weight decay after preconditioning. The captured a, g are those of the reference's SINGD (same conventions).

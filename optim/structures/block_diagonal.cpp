@@ -1,12 +1,12 @@
 // optim/structures/block_diagonal.cpp — the `block_diagonal` structure: ⌊d/b⌋ dense b×b blocks followed by
 // one r×r block, r = d mod b (absent when r = 0); the blocks are stored one after the other, row-major.
 //
-// singd-spec §3.1/§3.4: Π copies the diagonal blocks (no factor 2: both mirrors of every kept entry are
+// docs/singd.md §7.5: Π copies the diagonal blocks (no factor 2: both mirrors of every kept entry are
 // free). Every operation is blockwise: op(K)·Z multiplies the row block i of Z by op(K_i), Z·op(K) the
 // column block, Π(YᵀY)_i = Y_iᵀY_i with Y_i the column block i of Y = XK — for all full blocks at once as
 // one batched GEMM (strided views, no copies), then for the last block.
-// Quirk Q1 of the reference (§3.6: its transposed product Kᵀ·Z is K·Z and Π(KᵀK) is K_iK_iᵀ) is NOT
-// replicated: natgrad uses Kᵀ where the mathematics says Kᵀ (decision of spec §0).
+// Quirk Q1 of the reference (docs/singd.md §8: its transposed product Kᵀ·Z is K·Z and Π(KᵀK) is K_iK_iᵀ)
+// is NOT replicated: natgrad transposes the blocks wherever the formulas have Kᵀ.
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim::detail {

@@ -1,6 +1,6 @@
 // optim/structures/dense.cpp — the `dense` structure: all d² entries of K, stored row-major.
 //
-// singd-spec §3.4: every operation is the plain dense one; Π is the identity, so
+// docs/singd.md §7.3: every operation is the plain dense one; Π is the identity, so
 // Π(KᵀXᵀXK) = YᵀY with Y = XK and Π(KᵀK) = KᵀK. All products are GEMMs (kernels/gemm.h).
 #include "optim/structures/dense_ops.h"
 

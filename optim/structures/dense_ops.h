@@ -40,7 +40,7 @@ StructuredPtr make_block_diagonal(const StructureSpec& s, int64_t d, Tensor valu
 StructuredPtr make_hierarchical(const StructureSpec& s, int64_t d, Tensor values);
 StructuredPtr make_toeplitz(const StructureSpec& s, int64_t d, Tensor values);  // tril_ and triu_toeplitz
 
-// Hierarchical block sizes (K1, dd, K2) of a d×d matrix (§3.3).
+// Hierarchical block sizes (K1, dd, K2) of a d×d matrix (docs/singd.md §7.6).
 struct HierarchicalDims {
   int64_t k1, dd, k2;
 };

@@ -1,6 +1,6 @@
 // optim/structures/diagonal.cpp — the `diagonal` structure: K = diag(k), stored as the vector k.
 //
-// singd-spec §3.4: Π keeps the diagonal, so Π(KᵀXᵀXK)_i = Σ_r (X_ri k_i)² = colsum(Y²)_i with Y = XK, and
+// docs/singd.md §7.4: Π keeps the diagonal, so Π(KᵀXᵀXK)_i = Σ_r (X_ri k_i)² = colsum(Y²)_i with Y = XK, and
 // Π(KᵀK) = k ⊙ k. Products with dense matrices scale rows (left) or columns (right); Kᵀ = K. All of it is
 // element-wise tensor arithmetic (autograd/ops.h on plain tensors), so it runs on any device.
 #include "autograd/ops.h"

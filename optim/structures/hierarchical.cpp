@@ -1,6 +1,6 @@
 // optim/structures/hierarchical.cpp — the `hierarchical` structure (reference: hierarchical15_15).
 //
-// singd-spec §3.3. With (K1, dd, K2) = (d,0,0) if d ≤ K1, (K1,0,d−K1) if d ≤ K1+K2, else (K1, d−K1−K2, K2),
+// docs/singd.md §7.6. With (K1, dd, K2) = (d,0,0) if d ≤ K1, (K1,0,d−K1) if d ≤ K1+K2, else (K1, d−K1−K2, K2),
 // and index blocks a = [0,K1), c = [K1,K1+dd), e = [K1+dd,d):
 //
 //     K = [ A  B_c  B_e ]     A: K1×K1, B = [B_c | B_e]: K1×(d−K1), c: dd-vector, D: K2×dd, E: K2×K2,
@@ -8,8 +8,8 @@
 //         [ 0   D    E  ]
 //
 // Π(M) for symmetric M: A = M_aa, B = 2·M_a,(c∪e), c = diag(M)_c, D = 2·M_ec, E = M_ee (the factor 2 where
-// the mirror block is structurally zero, §3.2). Products, Π(KᵀXᵀXK) from Y = XK, and Π(KᵀK) follow the
-// block formulas of §3.3; no d×d intermediate is formed. For d ≤ K1 this is exactly `dense`.
+// the mirror block is structurally zero, docs/singd.md §7.2). Products, Π(KᵀXᵀXK) from Y = XK, and Π(KᵀK) follow the
+// block formulas of docs/singd.md §7.6; no d×d intermediate is formed. For d ≤ K1 this is exactly `dense`.
 #include "autograd/ops.h"
 #include "optim/structures/dense_ops.h"
 

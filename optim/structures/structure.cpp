@@ -2,8 +2,8 @@
 // wrappers and the operations that act on the compact values alone (combinations, norms, finiteness).
 //
 // The value-only operations are structure-independent because every class stores each free parameter
-// exactly once (singd-spec §3.1): ‖·‖∞ is over the stored values (§3.2), and Σ c_i X_i is a combination of
-// value vectors because each class is a linear space (§3.5).
+// exactly once (docs/singd.md §7.8): ‖·‖∞ is over the stored values (§7.2), and Σ c_i X_i is a combination of
+// value vectors because each class is a linear space (docs/singd.md §7.1).
 #include "optim/structures/structure.h"
 
 #include <cmath>

@@ -2,16 +2,16 @@
 //
 // A StructuredMatrix is a d×d matrix stored in its compact form: ONE contiguous 1-D tensor `values()` that
 // holds exactly the free parameters of the structure (d² for dense, d for diagonal and Toeplitz, …), in the
-// factor's dtype (float32, bfloat16 or float64). Everything SINGD needs (../shared/design/singd-spec.md §2.3,
-// §3) is an operation of this class:
-//   mul_dense        op(K)·Z or Z·op(K) with a dense row-major Z, op ∈ {id, transpose}   (§3.5: Kᵀ is not in
+// factor's dtype (float32, bfloat16 or float64). Everything SINGD needs (docs/singd.md §6.1,
+// docs/singd.md §7) is an operation of this class:
+//   mul_dense        op(K)·Z or Z·op(K) with a dense row-major Z, op ∈ {id, transpose} (docs/singd.md §7.1: Kᵀ is not in
 //                    the class for one-sided structures, so transposed products are separate operations)
-//   product          K·M for M of the same class; the result stays in the class (§3.5, Lie-group closure)
-//   inner_from_rows  Π(Kᵀ Xᵀ X K) for rows X [R, d] — H_K of §2.2 with X = a, H_C with X = g
-//   self_inner       Π(KᵀK) — KtK of §2.3
-//   avgtr, diag_add, inf_norm (‖·‖∞ over the stored values, §3.2), frobenius_norm, nbytes — the scalars and
+//   product          K·M for M of the same class; the result stays in the class (docs/singd.md §7.1, closure)
+//   inner_from_rows  Π(Kᵀ Xᵀ X K) for rows X [R, d] — H_K of docs/singd.md §6.1 with X = a, H_C with X = g
+//   self_inner       Π(KᵀK) — KtK of docs/singd.md §6.1
+//   avgtr, diag_add, inf_norm (‖·‖∞ over the stored values, docs/singd.md §7.2), frobenius_norm, nbytes — the scalars and
 //                    combinations also for many matrices at once (one launch and one wait for a whole model)
-// Π is the projection of §3.2 (the kept entry, 2× the entry where the mirror position is structurally zero,
+// Π is the projection of docs/singd.md §7.2 (the kept entry, 2× the entry where the mirror position is structurally zero,
 // means over shared Toeplitz positions). Each class implements these structurally: no dense d×d
 // intermediate except for `dense` itself (and to_dense(), which exists for tests and diagnostics).
 //
@@ -41,7 +41,7 @@ struct StructureSpec {
   static StructureSpec parse(const std::string& name);
   std::string name() const;  // natgrad name, e.g. "hierarchical"
   std::string str() const;   // with sizes, e.g. "hierarchical(15,15)", "block_diagonal(30)"
-  // Number of stored values of a d×d matrix of this structure (§3.1 table).
+  // Number of stored values of a d×d matrix of this structure (docs/singd.md §7.3–§7.7).
   int64_t num_values(int64_t d) const;
   bool operator==(const StructureSpec& o) const = default;
 };
@@ -93,7 +93,7 @@ class StructuredMatrix {
   double avgtr() const;                        // tr(K)/d
   void diag_add(double v);                     // K ← K + v·I
   virtual double frobenius_norm() const;       // ‖K‖_F (default: 2-norm of the values)
-  double inf_norm() const;                     // max |stored value| (§3.2)
+  double inf_norm() const;                     // max |stored value| (docs/singd.md §7.2)
   bool all_finite() const;
   using Terms = std::vector<std::pair<double, const StructuredMatrix*>>;
   // this ← Σ_i c_i·X_i (same structure, dim, dtype), evaluated in acc_t<T> and rounded once per value.

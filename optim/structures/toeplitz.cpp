@@ -1,6 +1,6 @@
 // optim/structures/toeplitz.cpp — the `tril_toeplitz` and `triu_toeplitz` structures.
 //
-// singd-spec §3.1/§3.4. A lower-triangular Toeplitz K has K_ij = p_{i−j} (i ≥ j), an upper one K_ij = p_{j−i}
+// docs/singd.md §7.7. A lower-triangular Toeplitz K has K_ij = p_{i−j} (i ≥ j), an upper one K_ij = p_{j−i}
 // (j ≥ i); both store the d coefficients p (p_0 on the diagonal). Note triu(p) = tril(p)ᵀ, so op(K) is a
 // lower matrix exactly when (kind is tril) ≠ (transposed) and one set of loops serves both kinds.
 //   Π(M)     p_0 = mean_i M_ii,  p_k = (Σ_i M_{i+k,i} + Σ_i M_{i,i+k})/(d−k) = 2·t_k/(d−k) for symmetric M,

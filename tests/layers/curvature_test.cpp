@@ -1,5 +1,5 @@
 // tests/layers/curvature_test.cpp — curvature capture of Linear and Conv2d against matrices built here
-// with naive loops from singd-spec §2.2/§4: a = [rows | 1]/√R_a, g = rows·√n_loss, for expand and
+// with naive loops from docs/singd.md §3.2–§3.3: a = [rows | 1]/√R_a, g = rows·√n_loss, for expand and
 // reduce, every loss_average, bias on/off, and convolutions with stride, padding, dilation and groups.
 // Also: no capture requested → nothing stored and no capture node; the capture is transparent to the
 // gradient; an in-place change of the input after the forward pass leaves `a` unchanged; dtype casts.

@@ -1,11 +1,11 @@
 // tests/optim/bf16_demo_test.cpp — the SINGD paper's main claim on a small real problem (issue 4, point 10):
 // with bfloat16 factors SINGD trains like its float32 run, while KFAC with bfloat16 factors (inverted in
-// float32, stored in bfloat16 — spec §0) degrades or fails.
+// float32, stored in bfloat16 — docs/singd.md §4) degrades or fails.
 //
 // Problem: the first 2,000 CIFAR-10 training images (per-channel standardised, no augmentation), a small
 // conv net conv(3→8, stride 2)→relu→maxpool(2)→conv(8→16)→relu→maxpool(4)→flatten→linear(64→10), batch 32,
 // 300 steps (4.8 epochs), identical initialisation and batch order for every run; lr 0.003, momentum 0.9,
-// λ = 1e-5, T = 5 (KFAC: T_inv = 5, EMA weight β1 = 0.2; SINGD: β1 = 0.05, α1 = 0.5), weight decay 5e-4.
+// λ = 1e-5, T = 5 (KFAC: T_inv = 5, EMA weight θ = 0.2; SINGD: β1 = 0.05, α1 = 0.5), weight decay 5e-4.
 // Metric: the loss on all 2,000 images after training, and the number of abandoned steps. With a small λ the
 // KFAC factors are ill-conditioned: rounding them to bf16 moves their small eigenvalues by more than λ, so
 // the float32 Cholesky of the stored factor + λI fails on some inverse refreshes (the step is abandoned) and

@@ -1,7 +1,7 @@
 // tests/optim/singd_closed_loop_test.cpp — SINGD driving natgrad's own layers: the reference trajectories of
 // tests/fixtures/singd_golden.safetensors reproduced in closed loop (natgrad's forward, loss, backward and
 // curvature capture produce a, g and the gradients), and gradient accumulation over micro-batches through
-// the real capture interface (spec §9 V7 (b)).
+// the real capture interface (docs/singd.md §10, property (b)).
 #include <gtest/gtest.h>
 
 #include <cmath>

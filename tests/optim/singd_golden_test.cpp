@@ -5,7 +5,7 @@
 // fake layers, then compares the statistics H_K, H_C (before the step) and K, C, m_K, m_C, W, b (after it)
 // with the reference to ≤ 1e-5 relative (max-norm over each tensor), float32 throughout. Every
 // configuration of the fixture runs; block-diagonal and hierarchical with one block covering each factor
-// must reproduce the reference's dense run (spec §9 V5 checks; natgrad fixes quirk Q1). The trajectories
+// must reproduce the reference's dense run (docs/singd.md §10; natgrad fixes quirk Q1, §8). The trajectories
 // run on the CPU and, when a device is present, on CUDA (skipped otherwise) against the same reference.
 #include <gtest/gtest.h>
 
@@ -180,7 +180,7 @@ TEST(SingdGoldenStructures, OneBlockStructuresReproduceTheDenseReference) {
   }
 }
 
-// triltoeplitz of dimension 1 equals diagonal (spec §9 V5) — and both equal dense.
+// triltoeplitz of dimension 1 equals diagonal (docs/singd.md §10) — and both equal dense.
 TEST(SingdGoldenStructures, OneByOneToeplitzEqualsDiagonal) {
   FakeLayer a(1, 1, false), b(1, 1, false);
   SingdHyper h;

@@ -1,10 +1,10 @@
-// tests/optim/singd_properties_test.cpp — implementation-independent properties of SINGD (singd-spec §9 V7
+// tests/optim/singd_properties_test.cpp — implementation-independent properties of SINGD (docs/singd.md §10, properties
 // (a)–(d)) and the optimizer's contracts around it: fallback rule, resume, non-finite handling, memory,
 // diagnostics, bfloat16 factors.
 //
 // The problems are synthetic and consistent: per step, inputs X [N, d_in] and per-sample output gradients
 // Ĝ [N, d_out] of a mean-reduced loss (ĝ_n = ∇ℓ_n/N); a layer then captures a = [X | 1]/√N, g = Ĝ·√N
-// ("batch", spec §2.2) and has the gradient Gm = Ĝᵀ[X | 1]. Everything runs in float64 unless stated.
+// ("batch", docs/singd.md §3.2) and has the gradient Gm = Ĝᵀ[X | 1]. Everything runs in float64 unless stated.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -343,7 +343,7 @@ TEST(SingdProperties, ResumeFromSavedStateIsBitExact) {
   EXPECT_THROW(d.opt->load_state(path), Error);
 }
 
-// Optimizer-state memory per layer follows the per-structure formulas (spec §3.1), incl. momentum buffers.
+// Optimizer-state memory per layer follows the per-structure formulas (docs/singd.md §9), incl. momentum buffers.
 TEST(SingdProperties, StateMemoryMatchesStructureFormulas) {
   for (const char* s : {"dense", "diagonal", "block2diagonal", "hierarchical2_1", "triltoeplitz"}) {
     for (DType dt : {DType::f32, DType::bf16}) {

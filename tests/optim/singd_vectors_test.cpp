@@ -1,9 +1,9 @@
-// tests/optim/singd_vectors_test.cpp — the test vectors V1–V4 of singd-spec §9 (computed by an independent
+// tests/optim/singd_vectors_test.cpp — the test vectors V1–V4 of docs/singd.md §10 (computed by an independent
 // double-precision implementation and reproduced by the reference optimizer), run in float64.
 //
 // Setup (V1): one Linear(2→2, bias), inputs x₁ = (1, 2), x₂ = (0, −1), W₀ = [[0.1, 0.2], [0.3, −0.1]],
 // b₀ = (0, 0.5), loss L = (1/N) Σ c_nᵀ y_n with c₁ = (1, 0), c₂ = (0, 2), so ∂L/∂y_n = c_n/N for every W.
-// Captured matrices (spec §2.2, "batch"): a = [x | 1]/√N, g = (c_n/N)·√N; gradient Gm = Σ_n (c_n/N)[x_n | 1]ᵀ.
+// Captured matrices (docs/singd.md §3.2, "batch"): a = [x | 1]/√N, g = (c_n/N)·√N; gradient Gm = Σ_n (c_n/N)[x_n | 1]ᵀ.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -74,7 +74,7 @@ Mat diag(const std::vector<double>& v) {
   return m;
 }
 
-// The spec prints 10 significant digits.
+// The expected values carry 10 significant digits.
 void expect_mat(const Mat& got, const Mat& want, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < want.size(); ++i)

@@ -1,9 +1,9 @@
 // tests/optim/structures_test.cpp — the structured matrices of optim/structures against an independent
-// dense oracle, plus the projection vectors of singd-spec §9.
+// dense oracle, plus the projection vectors of docs/singd.md §10.
 //
 // The oracle describes each structure by its pattern: pattern(i, j) = index of the stored value at position
 // (i, j) or −1 for a structural zero. From it follow to_dense (K_ij = v[pattern(i,j)]) and the projection
-// rule of spec §3.2 for symmetric M: per position M_ij if i = j or the mirror is free, else 2·M_ij; values
+// rule of docs/singd.md §7.2 for symmetric M: per position M_ij if i = j or the mirror is free, else 2·M_ij; values
 // shared by several positions (Toeplitz) take the mean. Every structured operation is compared with the
 // same operation done densely in float64 — on the CPU and on CUDA (when a device is present).
 #include <gtest/gtest.h>
@@ -112,7 +112,7 @@ Dense oracle_dense(const StructureSpec& s, int64_t d, const std::vector<double>&
   return m;
 }
 
-// Π(M) of spec §3.2 for symmetric M.
+// Π(M) of docs/singd.md §7.2 for symmetric M.
 std::vector<double> oracle_project(const StructureSpec& s, int64_t d, const Dense& M) {
   const auto p = pattern(s, d);
   std::vector<double> sum(static_cast<size_t>(s.num_values(d)), 0.0), count(sum.size(), 0.0);
@@ -345,7 +345,7 @@ TEST(Structures, Bfloat16ProductsRoundOncePerElement) {
   }
 }
 
-// ---- spec §9 projection vectors ---------------------------------------------------------------------
+// ---- projection vectors of docs/singd.md §10 ----------------------------------------------------------
 
 // Rows X with XᵀX = M + I (Cholesky), so Π(M) = inner_from_rows(X) with K = I, minus Π(I) = I.
 StructuredPtr project_via_rows(const StructureSpec& s, const Dense& M) {
