@@ -20,37 +20,26 @@
 #include <natgrad/layers/state_io.h>
 #include <natgrad/layers/vgg.h>
 
-int main(int argc, char** argv) try {
-  if (argc < 3 || argc > 4) {
-    std::fprintf(stderr, "usage: %s RUN_DIR DATA_DIR [TEST_IMAGES=10000]\n", argv[0]);
-    return 2;
-  }
-  const std::string run = argv[1];
-  std::ifstream config_file(run + "/config.json");
-  if (!config_file) throw std::runtime_error(run + "/config.json: cannot open (is RUN_DIR a natgrad run?)");
-  const nlohmann::json config = nlohmann::json::parse(config_file);
-  const nlohmann::json& m = config.at("model");
+// The VGG of the run's "model" block with the run's final weights, in eval mode.
+std::unique_ptr<ng::VGG> load_model(const std::string& run, const nlohmann::json& m) {
   if (m.at("type") != "vgg") throw std::runtime_error(run + "/config.json: model.type must be \"vgg\"");
-
   ng::VGGConfig vgg;
   vgg.depth = m.at("depth");
   vgg.width = m.at("width");
   vgg.batch_norm = m.at("batch_norm");
   vgg.num_classes = m.at("num_classes");
   ng::Generator gen(0);  // the initial values are overwritten by the loaded weights
-  ng::VGG model(vgg, gen);
-  ng::load_state(model, run + "/final.safetensors");  // strict: every key, shape and dtype must match
-  model.eval();
+  auto model = std::make_unique<ng::VGG>(vgg, gen);
+  ng::load_state(*model, run + "/final.safetensors");  // strict: every key, shape and dtype must match
+  model->eval();
+  return model;
+}
 
-  const nlohmann::json& data = config.at("data");
-  if (data.value("dataset", "cifar10") != "cifar10" || data.value("validation_size", 0) > 0)
-    throw std::runtime_error(run + "/config.json: only CIFAR-10 runs without a validation split are handled");
-  ng::data::Cifar10Options data_opts;
-  data_opts.root = argv[2];
-  data_opts.max_train = data.value("train_subset", 0) > 0 ? data.value("train_subset", int64_t{0}) : -1;
-  data_opts.max_test = argc > 3 ? std::stoll(argv[3]) : -1;
-  ng::data::Cifar10 cifar = ng::data::load_cifar10(data_opts);
-
+// The CIFAR-10 test images, normalised as the run's "data" block says.
+std::unique_ptr<ng::data::Loader> test_loader(const nlohmann::json& data, const std::string& root, int64_t max_test) {
+  const int64_t train_subset = data.value("train_subset", int64_t{0});
+  ng::data::Cifar10 cifar = ng::data::load_cifar10(
+      {.root = root, .max_train = train_subset > 0 ? train_subset : -1, .max_test = max_test});
   ng::data::LoaderOptions opts;
   opts.batch_size = 500;
   opts.shuffle = false;
@@ -61,15 +50,32 @@ int main(int argc, char** argv) try {
     opts.transform.mean = norm.at("mean").get<std::vector<double>>();
     opts.transform.stddev = norm.at("std").get<std::vector<double>>();
   }
-  ng::data::Loader test(std::make_shared<const ng::data::ImageDataset>(std::move(cifar.test)), opts);
+  return std::make_unique<ng::data::Loader>(std::make_shared<const ng::data::ImageDataset>(std::move(cifar.test)),
+                                            opts);
+}
+
+int main(int argc, char** argv) try {
+  if (argc < 3 || argc > 4) {
+    std::fprintf(stderr, "usage: %s RUN_DIR DATA_DIR [TEST_IMAGES=10000]\n", argv[0]);
+    return 2;
+  }
+  const std::string run = argv[1];
+  std::ifstream config_file(run + "/config.json");
+  if (!config_file) throw std::runtime_error(run + "/config.json: cannot open (is RUN_DIR a natgrad run?)");
+  const nlohmann::json config = nlohmann::json::parse(config_file);
+  const nlohmann::json& data = config.at("data");
+  if (data.value("dataset", "cifar10") != "cifar10" || data.value("validation_size", 0) > 0)
+    throw std::runtime_error(run + "/config.json: only CIFAR-10 runs without a validation split are handled");
+  const auto model = load_model(run, config.at("model"));
+  const auto test = test_loader(data, argv[2], argc > 3 ? std::stoll(argv[3]) : -1);
 
   ng::NoGradGuard no_grad;
   int64_t correct = 0, total = 0;
-  test.start(0);
-  while (auto batch = test.next()) {
-    const auto logits = model(batch->images).to_vector<float>();
+  test->start(0);
+  while (auto batch = test->next()) {
+    const auto logits = (*model)(batch->images).to_vector<float>();
     const auto labels = batch->labels.to_vector<int64_t>();
-    const size_t classes = static_cast<size_t>(vgg.num_classes);
+    const size_t classes = logits.size() / labels.size();
     for (size_t i = 0; i < labels.size(); ++i) {
       const float* row = logits.data() + i * classes;
       correct += std::max_element(row, row + classes) - row == labels[i];
