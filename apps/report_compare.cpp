@@ -1,6 +1,7 @@
 // apps/report_compare.cpp — report.html's views for comparisons of many configs: the page legend
 // (click toggles a config everywhere), small multiples per optimizer family, and accuracy against
 // training time and optimizer-state memory.
+#include <algorithm>
 #include <cmath>
 
 #include "apps/report_sections.h"
@@ -72,8 +73,11 @@ std::string families_section(const std::vector<ReportGroup>& groups) {
     std::vector<PlotSeries> acc;
     for (const auto& g : members) acc.push_back(epoch_curve(g, "test_accuracy", "epoch"));
     PlotOptions opt{std::string(family) + ": test accuracy vs epoch", "epoch", "test accuracy"};
-    opt.width = 400;
-    opt.height = 300;
+    opt.width = 440;
+    size_t longest = 0;
+    for (const auto& g : members) longest = std::max(longest, g.name.size());
+    const int cols = legend_columns(longest, opt.width - 78.0);
+    opt.height = 240 + 16 * static_cast<int>((members.size() + cols - 1) / cols);  // room for the legend
     out += svg_line_plot(acc, opt);
     auto loss = step_loss(members);
     if (loss.empty()) continue;

@@ -46,13 +46,13 @@ PlotSeries epoch_curve(const ReportGroup& g, const std::string& y_key, const std
 
 namespace {
 
-// The group's train-line value `key` per step, averaged over its runs (`scheduled`: inside "scheduled",
-// falling back to the line's own key for lines written before "scheduled" existed).
-std::map<int64_t, double> per_step(const ReportGroup& g, const std::string& key, bool scheduled) {
+// The group's train-line value `key` per step, averaged over its runs: from "scheduled" when the line
+// has it there (every hyper-parameter a schedule drives), else the line's own key (e.g. "lr", "loss").
+std::map<int64_t, double> per_step(const ReportGroup& g, const std::string& key) {
   std::map<int64_t, std::pair<double, int>> acc;
   for (const RunRecord* r : g.runs)
     for (const auto& line : r->train) {
-      const bool nested = scheduled && line.contains("scheduled") && line["scheduled"].is_object();
+      const bool nested = line.contains("scheduled") && line["scheduled"].is_object() && line["scheduled"].contains(key);
       const double v = number_at(nested ? line["scheduled"] : line, key.c_str());
       if (!std::isfinite(v)) continue;
       auto& [sum, n] = acc[line.value("step", int64_t{0})];
@@ -70,7 +70,7 @@ std::vector<PlotSeries> step_loss(const std::vector<ReportGroup>& groups) {
   std::vector<PlotSeries> raw, smooth;
   for (const auto& g : groups) {
     PlotSeries r = styled(g);
-    for (const auto& [step, v] : per_step(g, "loss", false)) {
+    for (const auto& [step, v] : per_step(g, "loss")) {
       r.x.push_back(static_cast<double>(step));
       r.y.push_back(v);
     }
@@ -103,7 +103,7 @@ std::vector<PlotMarker> step_markers(const std::vector<ReportGroup>& groups) {
                     e.value("reason", "?") + " in '" + e.value("where", "?") + "')";
         } else if (ev == "diverged") {
           m.line = true;
-          m.label = g.name + " seed " + seed + " diverged: " + e.value("message", "");
+          m.label = g.name + " seed " + seed + ": " + e.value("message", "diverged");
         } else {
           continue;
         }
@@ -145,19 +145,18 @@ std::string schedules_section(const std::vector<ReportGroup>& groups) {
   for (const auto& g : groups)
     for (const RunRecord* r : g.runs)
       for (const auto& line : r->train) {
+        if (line.contains("lr")) names.insert("lr");
         if (line.contains("scheduled") && line["scheduled"].is_object())
           for (const auto& [k, v] : line["scheduled"].items()) names.insert(k);
-        else if (line.contains("lr"))
-          names.insert("lr");
       }
   if (names.empty()) return "";
-  std::string out = "<h2>Scheduled hyper-parameters</h2>\n<div class=\"plots\">\n";
+  std::string out = "<h2>Learning rate and scheduled hyper-parameters</h2>\n<div class=\"plots\">\n";
   for (const auto& name : names) {
     std::vector<PlotSeries> series;
     std::vector<double> all;
     for (const auto& g : groups) {
       PlotSeries s = styled(g);
-      for (const auto& [step, v] : per_step(g, name, true)) {
+      for (const auto& [step, v] : per_step(g, name)) {
         s.x.push_back(static_cast<double>(step));
         s.y.push_back(v);
       }

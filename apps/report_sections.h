@@ -40,7 +40,8 @@ std::vector<PlotSeries> step_loss(const std::vector<ReportGroup>& groups);
 
 // Test accuracy and train loss per epoch and against wall time; train loss per logged step.
 std::string curves_section(const std::vector<ReportGroup>& groups);
-// One plot per scheduled hyper-parameter (lr and whatever else a schedule drives) against step.
+// One plot per scheduled hyper-parameter (lr, constant or not, and whatever else a schedule drives)
+// against step.
 std::string schedules_section(const std::vector<ReportGroup>& groups);
 
 // The page legend: one entry per config (click: hide/show its lines in every plot).

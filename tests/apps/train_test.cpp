@@ -137,7 +137,7 @@ TEST_F(TrainRun, WritesEveryRunDirectoryArtefact) {
   // that only fits several seeds.
   const std::string html = read_file(r + "/report.html");
   for (const char* text : {"One run of config <b>tiny</b>", "Test accuracy vs epoch", "Train loss per step",
-                           "Scheduled hyper-parameters", "lr per step", "Curvature diagnostics per layer",
+                           "Learning rate and scheduled hyper-parameters", "lr per step", "Curvature diagnostics per layer",
                            "‖update‖ / ‖gradient‖: layer × step", "avgtr(H_K) (SINGD/IKFAC) per layer",
                            "avgtr(H_C) (SINGD/IKFAC): layer × step", "cond(CCᵀ) (dense C) per layer", "class=\"cell\"",
                            "data-report-ok", "<table>"})
@@ -294,7 +294,7 @@ TEST_F(TrainRun, NonFiniteValuesAreReportedWithTheirLayerAndEndTheRun) {
   const std::string html = read_file(other / "run/report.html");
   EXPECT_NE(html.find("Train loss per step"), std::string::npos);
   EXPECT_NE(html.find("skipped (non-finite loss (NaN) in '6.weight')"), std::string::npos);
-  EXPECT_NE(html.find("tiny seed 3 diverged: 3 consecutive steps skipped"), std::string::npos);
+  EXPECT_NE(html.find("tiny seed 3: diverged: 3 consecutive steps skipped"), std::string::npos);
 }
 
 }  // namespace
