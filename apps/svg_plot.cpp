@@ -134,7 +134,7 @@ void draw_line(std::ostringstream& o, const Frame& f, const PlotSeries& s, const
   if (s.opacity < 1.0) o << " stroke-opacity=\"" << s.opacity << "\"";
   o << " points=\"";
   size_t drawn = 0, last = 0;
-  for (size_t i = 0; i < s.x.size(); ++i)
+  for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
     if (f.visible(s.x[i], s.y[i])) {
       o << f.px(s.x[i]) << "," << f.py(s.y[i]) << " ";
       ++drawn;
@@ -268,7 +268,7 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
   size_t entries = 0;
   for (const auto& s : series) {
     entries += s.in_legend ? 1 : 0;
-    for (size_t i = 0; i < s.x.size(); ++i) {
+    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
       if (!std::isfinite(s.y[i])) continue;
       rx.add(s.x[i], opt.log_x);
       ry.add(s.y[i], opt.log_y);
@@ -347,7 +347,7 @@ std::string svg_heatmap(const HeatmapData& d, const PlotOptions& opt) {
   const double rh = f.ph / static_cast<double>(std::max<size_t>(1, d.rows.size()));
   std::ostringstream o;
   open_svg(o, opt);
-  for (size_t i = 0; i < d.rows.size(); ++i) {
+  for (size_t i = 0; i < d.rows.size() && i < d.values.size(); ++i) {
     const double y = f.mt + static_cast<double>(i) * rh;
     o << "<text x=\"" << f.ml - 4 << "\" y=\"" << y + rh / 2 + 4 << "\" text-anchor=\"end\">" << xml_escape(d.rows[i])
       << "</text>\n";
@@ -357,7 +357,7 @@ std::string svg_heatmap(const HeatmapData& d, const PlotOptions& opt) {
       const double t = ok && hi > lo ? ((d.log_scale ? std::log10(v) : v) - lo) / (hi - lo) : 0.5;
       o << "<rect class=\"cell\" x=\"" << f.ml + static_cast<double>(c) * cw << "\" y=\"" << y << "\" width=\"" << cw + 0.3
         << "\" height=\"" << rh + 0.3 << "\" fill=\"" << (ok ? heat_colour(t) : std::string("#d0d0d0")) << "\"><title>"
-        << xml_escape(d.rows[i]) << " @ " << d.columns[c] << ": " << v << "</title></rect>\n";
+        << xml_escape(d.rows[i]) << " @ " << short_number(d.columns[c]) << ": " << short_number(v) << "</title></rect>\n";
     }
   }
   heatmap_columns(o, d, f, cw);

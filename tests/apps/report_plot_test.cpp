@@ -176,6 +176,8 @@ TEST(SvgPlot, HeatmapCellsAndScatterErrorBars) {
   EXPECT_EQ(count(hm, "fill=\"#d0d0d0\""), 2u);  // NaN, and 0 on the log scale
   EXPECT_EQ(count(hm, "fill=\"" + heat_colour(0) + "\""), 1u);  // 1 is the lowest positive value
   EXPECT_EQ(count(hm, "fill=\"" + heat_colour(1) + "\""), 1u);  // 1000 the highest
+  EXPECT_NE(hm.find("<title>4 @ 4: 1e+03</title>"), std::string::npos);  // tooltips: layer @ step: value
+  EXPECT_NE(hm.find("<title>0 @ 2: 10</title>"), std::string::npos);
 
   const std::string sc = svg_scatter_plot({{"p", 1, 80, 0.5, 2, "#000000", "p"}, {"q", 3, 70, 0, 0, "", ""}},
                                           PlotOptions{"S", "x", "y"});
