@@ -140,8 +140,8 @@ def compress(src, dst):
     return os.path.getsize(dst)
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
+def run(cmd, cwd=None):
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     if r.returncode != 0:
         sys.stderr.write(r.stdout + r.stderr)
         raise SystemExit("check_report_browser: failed: " + " ".join(cmd))
@@ -153,11 +153,11 @@ def build_reports(natgrad, out, data_root):
          "--title", "natgrad CPU study: VGG-11-BN, 10 epochs, 14 configs × 2 seeds"])
     configs = []
     for name in OPTIMIZERS:
-        configs.append(os.path.join(out, name + ".json"))
+        configs.append(os.path.join(out, name + ".json"))  # absolute: compare runs in OUT
         with open(configs[-1], "w") as f:
             json.dump(small_config(name, data_root), f, indent=2)
     small = os.path.join(out, "small")
-    run([natgrad, "compare"] + configs + ["--seeds", "2", "--out", small])
+    run([natgrad, "compare"] + configs + ["--seeds", "2", "--out", "small"], cwd=out)  # pages show small/...
     return {"study": os.path.join(study, "report.html"), "small": os.path.join(small, "report.html"),
             "run": os.path.join(small, "singd-dense", "seed-0", "report.html")}
 
@@ -169,11 +169,11 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.path.dirname(REPO), "shared", "data"))
     ap.add_argument("--update-docs", action="store_true")
     a = ap.parse_args()
-    natgrad = os.path.join(a.build, "natgrad")
+    natgrad = os.path.abspath(os.path.join(a.build, "natgrad"))
     if not shutil.which("chromium") or not os.access(natgrad, os.X_OK):
         sys.stderr.write("check_report_browser: needs chromium on PATH and %s\n" % natgrad)
         return 2
-    out = a.out or tempfile.mkdtemp(prefix="natgrad-report-check-")
+    out = os.path.abspath(a.out or tempfile.mkdtemp(prefix="natgrad-report-check-"))
     os.makedirs(out, exist_ok=True)
     start = time.time()
     pages = build_reports(natgrad, out, os.path.abspath(a.data))
