@@ -28,7 +28,7 @@ RunRecord load_run(const std::string& dir) {
   if (fs::exists(p.summary())) r.summary = nlohmann::json::parse(std::ifstream(p.summary()));
   if (fs::exists(p.metrics()))
     for (auto& line : read_jsonl(p.metrics())) {
-      const std::string kind = line.value("kind", "");
+      const std::string kind = text_at(line, "kind", "");
       if (kind == "epoch") r.epochs.push_back(std::move(line));
       else if (kind == "train") r.train.push_back(std::move(line));
       else if (kind == "event") r.events.push_back(std::move(line));
@@ -225,6 +225,11 @@ std::vector<ReportGroup> report_groups(const std::vector<RunRecord>& runs) {
 double number_at(const nlohmann::json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return std::nan("");
   return j[key].get<double>();
+}
+
+std::string text_at(const nlohmann::json& j, const char* key, const std::string& fallback) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return fallback;
+  return j[key].get<std::string>();
 }
 
 std::string report_html(const std::vector<RunRecord>& runs, const std::string& title) {

@@ -53,8 +53,8 @@ HeatmapData grid_of(const std::vector<nlohmann::json>& records, const std::strin
   std::map<std::pair<std::string, double>, double> at;
   for (const auto& r : records) {
     const double v = number_at(r, key.c_str()), step = number_at(r, "step");
-    const std::string layer = r.value("layer", "?");
-    if (!r.contains(key)) continue;
+    const std::string layer = text_at(r, "layer", "?");
+    if (!r.contains(key) || !std::isfinite(step)) continue;
     if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
     steps.push_back(step);
     at[{layer, step}] = v;

@@ -54,8 +54,9 @@ std::map<int64_t, double> per_step(const ReportGroup& g, const std::string& key)
     for (const auto& line : r->train) {
       const bool nested = line.contains("scheduled") && line["scheduled"].is_object() && line["scheduled"].contains(key);
       const double v = number_at(nested ? line["scheduled"] : line, key.c_str());
-      if (!std::isfinite(v)) continue;
-      auto& [sum, n] = acc[line.value("step", int64_t{0})];
+      const double step = number_at(line, "step");
+      if (!std::isfinite(v) || !std::isfinite(step)) continue;
+      auto& [sum, n] = acc[static_cast<int64_t>(step)];
       sum += v;
       ++n;
     }
@@ -94,16 +95,16 @@ std::vector<PlotMarker> step_markers(const std::vector<ReportGroup>& groups) {
   for (const auto& g : groups)
     for (const RunRecord* r : g.runs)
       for (const auto& e : r->events) {
-        const std::string ev = e.value("event", ""), seed = r->config.contains("seed") ? r->config["seed"].dump() : "?";
+        const std::string ev = text_at(e, "event", ""), seed = r->config.contains("seed") ? r->config["seed"].dump() : "?";
         PlotMarker m;
         m.x = number_at(e, "step");
         if (ev == "skipped_step") {
           m.colour = g.style.colour;
           m.label = g.name + " seed " + seed + ": step " + std::to_string(static_cast<int64_t>(m.x)) + " skipped (" +
-                    e.value("reason", "?") + " in '" + e.value("where", "?") + "')";
+                    text_at(e, "reason", "?") + " in '" + text_at(e, "where", "?") + "')";
         } else if (ev == "diverged") {
           m.line = true;
-          m.label = g.name + " seed " + seed + ": " + e.value("message", "diverged");
+          m.label = g.name + " seed " + seed + ": " + text_at(e, "message", "diverged");
         } else {
           continue;
         }
@@ -163,6 +164,7 @@ std::string schedules_section(const std::vector<ReportGroup>& groups) {
       all.insert(all.end(), s.y.begin(), s.y.end());
       if (!s.x.empty()) series.push_back(std::move(s));
     }
+    if (series.empty()) continue;  // named, but never with a number
     PlotOptions opt{name + " per step", "step", name};
     opt.log_y = prefers_log_axis(all);
     if (opt.log_y) opt.y_label += " (log scale)";

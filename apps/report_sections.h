@@ -26,8 +26,10 @@ std::vector<ReportGroup> report_groups(const std::vector<RunRecord>& runs);
 
 Stat stat_of(const std::vector<double>& v);
 
-// A JSON number as a double (NaN when absent or not a number).
+// A JSON number as a double (NaN when absent or not a number); a JSON string (`fallback` when absent or
+// not a string). Records are read leniently: a malformed field leaves a gap, never an exception.
 double number_at(const nlohmann::json& j, const char* key);
+std::string text_at(const nlohmann::json& j, const char* key, const std::string& fallback);
 
 // Skipped steps (small triangles in the group's colour) and divergence (a dashed red line), x = step.
 std::vector<PlotMarker> step_markers(const std::vector<ReportGroup>& groups);

@@ -109,6 +109,33 @@ TEST(Compare, TwoConfigsWithOneNameAreRejected) {
   EXPECT_FALSE(fs::exists(dir / "cmp"));
 }
 
+TEST(Report, MalformedRecordsLeaveGapsNotErrors) {
+  // A run directory whose metrics and curvature lines have fields of the wrong type, or are not JSON.
+  TempDir dir;
+  const std::string run = dir / "run";
+  fs::create_directories(run);
+  write_file(run + "/config.json", R"({"name": "odd", "seed": 1, "optimizer": {"type": "singd"}})");
+  write_file(run + "/metrics.jsonl",
+             "{\"kind\": \"train\", \"step\": \"two\", \"loss\": 1.0}\n"
+             "{\"kind\": \"train\", \"step\": 4, \"loss\": 0.9, \"lr\": 0.1, \"scheduled\": {\"damping\": \"x\"}}\n"
+             "{\"kind\": 3}\nnot json\n"
+             "{\"kind\": \"event\", \"event\": 7}\n"
+             "{\"kind\": \"event\", \"event\": \"skipped_step\", \"step\": 4, \"reason\": 1}\n"
+             "{\"kind\": \"epoch\", \"epoch\": 1, \"test_accuracy\": \"high\"}\n");
+  write_file(run + "/curvature.jsonl",
+             "{\"step\": \"a\", \"layer\": 5, \"avgtr_H_K\": 2.0}\n"
+             "{\"step\": 2, \"layer\": 0, \"avgtr_H_K\": \"big\"}\n"
+             "{\"step\": 4, \"layer\": \"0\", \"avgtr_H_K\": 1.5}\n");
+  const RunResult r = run_natgrad({"report", run, "--out", dir / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string html = read_file(dir / "out/report.html");
+  for (const char* text : {"One run of config <b>odd</b>", "Train loss per step", "avgtr(H_K) (SINGD/IKFAC) per layer",
+                           "step 4 skipped (? in '?')", "data-report-ok"})
+    EXPECT_NE(html.find(text), std::string::npos) << text;
+  EXPECT_NE(html.find("lr per step"), std::string::npos);
+  EXPECT_EQ(html.find("damping per step"), std::string::npos);  // no numeric value: no empty plot
+}
+
 TEST(Cli, UsageErrorsExitWithCode2AndHelpWithCode0) {
   RunResult r = run_natgrad({});
   EXPECT_EQ(r.exit_code, 2);
