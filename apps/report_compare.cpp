@@ -71,7 +71,8 @@ std::string families_section(const std::vector<ReportGroup>& groups) {
     const auto members = of_family(groups, family);
     if (members.empty()) continue;
     std::vector<PlotSeries> acc;
-    for (const auto& g : members) acc.push_back(epoch_curve(g, "test_accuracy", "epoch"));
+    for (const auto& g : members)
+      if (auto c = epoch_curve(g, "test_accuracy", "epoch"); !c.x.empty()) acc.push_back(std::move(c));
     PlotOptions opt{std::string(family) + ": test accuracy vs epoch", "epoch", "test accuracy"};
     opt.width = 440;
     size_t longest = 0;

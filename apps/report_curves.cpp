@@ -11,7 +11,7 @@ namespace ng::app {
 
 namespace {
 
-// A group's line in its style (bands only when it has several runs).
+// A group's line in its family colour and variant dash, toggled by the config name.
 PlotSeries styled(const ReportGroup& g) {
   PlotSeries s;
   s.label = g.name;
@@ -123,7 +123,8 @@ std::string curves_section(const std::vector<ReportGroup>& groups) {
                      P{"train_loss", "epoch", "Train loss vs epoch", "epoch", "train loss (epoch mean)"},
                      P{"train_loss", "time", "Train loss vs wall time", "wall time (min)", "train loss (epoch mean)"}}) {
     std::vector<PlotSeries> series;
-    for (const auto& g : groups) series.push_back(epoch_curve(g, p.y, p.x));
+    for (const auto& g : groups)
+      if (auto c = epoch_curve(g, p.y, p.x); !c.x.empty()) series.push_back(std::move(c));
     PlotOptions opt{p.title, p.xl, p.yl};
     opt.legend = false;
     out += svg_line_plot(series, opt);
