@@ -2,16 +2,14 @@
 #include "apps/report.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "apps/report_sections.h"
 #include "apps/run_dir.h"
-#include "apps/svg_plot.h"
 #include "core/error.h"
 
 namespace ng::app {
@@ -29,8 +27,13 @@ RunRecord load_run(const std::string& dir) {
   r.optimizer = r.config.contains("optimizer") ? r.config["optimizer"].value("type", "?") : "?";
   if (fs::exists(p.summary())) r.summary = nlohmann::json::parse(std::ifstream(p.summary()));
   if (fs::exists(p.metrics()))
-    for (auto& line : read_jsonl(p.metrics()))
-      if (line.value("kind", "") == "epoch") r.epochs.push_back(std::move(line));
+    for (auto& line : read_jsonl(p.metrics())) {
+      const std::string kind = text_at(line, "kind", "");
+      if (kind == "epoch") r.epochs.push_back(std::move(line));
+      else if (kind == "train") r.train.push_back(std::move(line));
+      else if (kind == "event") r.events.push_back(std::move(line));
+    }
+  if (fs::exists(p.curvature())) r.curvature = read_jsonl(p.curvature());
   return r;
 }
 
@@ -57,8 +60,6 @@ std::vector<RunRecord> find_runs(const std::vector<std::string>& paths) {
   return out;
 }
 
-namespace {
-
 Stat stat_of(const std::vector<double>& v) {
   Stat s;
   s.n = static_cast<int>(v.size());
@@ -72,6 +73,8 @@ Stat stat_of(const std::vector<double>& v) {
   }
   return s;
 }
+
+namespace {
 
 // Groups in order of first appearance.
 std::vector<std::vector<const RunRecord*>> grouped(const std::vector<RunRecord>& runs) {
@@ -193,36 +196,6 @@ std::string comparison_csv(const std::vector<GroupSummary>& groups) {
 
 namespace {
 
-// One plot series per group: at each epoch index, x = mean over the group's runs of `x_key` (or the
-// epoch number), y = mean of `y_key`, band = [min, max] over the runs.
-std::vector<PlotSeries> curves(const std::vector<RunRecord>& runs, const std::string& y_key, const std::string& x_key) {
-  std::vector<PlotSeries> out;
-  for (const auto& g : grouped(runs)) {
-    PlotSeries s;
-    s.label = g.front()->name;
-    size_t longest = 0;
-    for (const RunRecord* r : g) longest = std::max(longest, r->epochs.size());
-    for (size_t e = 0; e < longest; ++e) {
-      std::vector<double> xs, ys;
-      for (const RunRecord* r : g) {
-        if (e >= r->epochs.size()) continue;
-        const auto& line = r->epochs[e];
-        if (!line.contains(y_key) || !line[y_key].is_number()) continue;
-        ys.push_back(line[y_key]);
-        xs.push_back(x_key == "epoch" ? line.value("epoch", 0.0) : line.value(x_key, 0.0));
-      }
-      if (ys.empty()) continue;
-      const Stat sx = stat_of(xs), sy = stat_of(ys);
-      s.x.push_back(x_key == "time" ? sx.mean / 60.0 : sx.mean);
-      s.y.push_back(sy.mean);
-      s.lo.push_back(*std::min_element(ys.begin(), ys.end()));
-      s.hi.push_back(*std::max_element(ys.begin(), ys.end()));
-    }
-    if (!s.x.empty()) out.push_back(std::move(s));
-  }
-  return out;
-}
-
 std::string table_html(const std::vector<GroupSummary>& groups) {
   std::string out = "<table>\n";
   const auto rows = table_rows(groups);
@@ -237,57 +210,41 @@ std::string table_html(const std::vector<GroupSummary>& groups) {
 
 }  // namespace
 
-std::string html_page_start(const std::string& title) {
-  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + xml_escape(title) +
-         "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222}"
-         ".plots{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse;margin-top:16px}"
-         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-         "code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n<h1>" + xml_escape(title) + "</h1>\n";
+std::vector<ReportGroup> report_groups(const std::vector<RunRecord>& runs) {
+  std::vector<ReportGroup> out;
+  std::vector<ConfigId> ids;
+  for (const auto& g : grouped(runs)) {
+    out.push_back({g.front()->name, g.front()->optimizer, {}, g});
+    ids.push_back({g.front()->name, g.front()->optimizer});
+  }
+  const auto styles = config_styles(ids);
+  for (size_t i = 0; i < out.size(); ++i) out[i].style = styles[i];
+  return out;
+}
+
+double number_at(const nlohmann::json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return std::nan("");
+  return j[key].get<double>();
+}
+
+std::string text_at(const nlohmann::json& j, const char* key, const std::string& fallback) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return fallback;
+  return j[key].get<std::string>();
 }
 
 std::string report_html(const std::vector<RunRecord>& runs, const std::string& title) {
-  std::string out = html_page_start(title);
-  out += "<p>" + std::to_string(runs.size()) + " run(s). Lines: mean over seeds; bands: lowest to highest seed.</p>\n";
-  out += "<div class=\"plots\">\n";
-  struct P {
-    const char *y, *x, *title, *xl, *yl;
-  };
-  for (const P& p : {P{"test_accuracy", "epoch", "Test accuracy vs epoch", "epoch", "test accuracy"},
-                     P{"test_accuracy", "time", "Test accuracy vs wall time", "wall time (min)", "test accuracy"},
-                     P{"train_loss", "epoch", "Train loss vs epoch", "epoch", "train loss"},
-                     P{"train_loss", "time", "Train loss vs wall time", "wall time (min)", "train loss"}})
-    out += svg_line_plot(curves(runs, p.y, p.x), PlotOptions{p.title, p.xl, p.yl});
-  out += "</div>\n<h2>Summary</h2>\n" + table_html(summarize(runs));
-  out += "<h2>Runs</h2>\n<ul>\n";
-  for (const auto& r : runs) {
-    const std::string status = r.summary.is_null() ? "unfinished" : r.summary.value("status", "?");
-    out += "<li><code>" + xml_escape(r.dir) + "</code> — " + xml_escape(r.name) + ", seed " +
-           (r.config.contains("seed") ? r.config["seed"].dump() : "?") + ", " + xml_escape(status) + "</li>\n";
-  }
-  return out + "</ul>\n</body></html>\n";
+  return report_page(report_groups(runs), title, table_html(summarize(runs)));
 }
-
-namespace {
-
-// Writes `text` to `path`; a failed write (e.g. a full disk) is an error naming the file.
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  NG_CHECK(out, "cannot write ", path, ": ", std::strerror(errno));
-}
-
-}  // namespace
 
 void write_report(const std::vector<RunRecord>& runs, const std::string& html_path, const std::string& title) {
-  write_text(html_path, report_html(runs, title));
+  std::ofstream(html_path) << report_html(runs, title);
 }
 
 void write_comparison(const std::vector<RunRecord>& runs, const std::string& out_dir, const std::string& title) {
   fs::create_directories(out_dir);
   const auto groups = summarize(runs);
-  write_text(out_dir + "/comparison.md", comparison_markdown(groups));
-  write_text(out_dir + "/comparison.csv", comparison_csv(groups));
+  std::ofstream(out_dir + "/comparison.md") << comparison_markdown(groups);
+  std::ofstream(out_dir + "/comparison.csv") << comparison_csv(groups);
   write_report(runs, out_dir + "/report.html", title);
 }
 

@@ -7,9 +7,14 @@
 // optimizer-state memory. Outputs:
 //   comparison.md   a Markdown table (what the README quotes)
 //   comparison.csv  the same numbers, one row per group, machine-readable
-//   report.html     a self-contained page: SVG plots of test accuracy and train loss against epoch and
-//                   against wall time, one line per group (mean over seeds) with a band from the lowest
-//                   to the highest seed, then the table.
+//   report.html     one self-contained page that works offline (hand-written SVG and a short inline
+//                   script, apps/report_page.cpp): test accuracy and train loss per epoch and against
+//                   wall time, train loss per logged step (smoothed, raw values faint), every scheduled
+//                   hyper-parameter, skipped steps and divergence marked; for comparisons a legend that
+//                   toggles configs, small multiples per optimizer family and accuracy against time and
+//                   optimizer-state memory; per-layer curvature diagnostics (heatmaps and log-axis lines)
+//                   from curvature.jsonl; then the table. One line per group: the mean over its seeds,
+//                   with a band from the lowest to the highest seed when it has several.
 #pragma once
 #include <string>
 #include <vector>
@@ -24,7 +29,10 @@ struct RunRecord {
   std::string optimizer;  // optimizer type
   nlohmann::json config;  // resolved config
   nlohmann::json summary; // null when the run has not finished
-  std::vector<nlohmann::json> epochs;  // the "epoch" lines of metrics.jsonl
+  std::vector<nlohmann::json> epochs;     // the "epoch" lines of metrics.jsonl
+  std::vector<nlohmann::json> train;      // its "train" lines
+  std::vector<nlohmann::json> events;     // its "event" lines (skipped steps, divergence)
+  std::vector<nlohmann::json> curvature;  // the records of curvature.jsonl
 };
 
 RunRecord load_run(const std::string& dir);

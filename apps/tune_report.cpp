@@ -72,35 +72,32 @@ double plot_x(const TuneParam& p, const nlohmann::json& v) {
   return NAN;
 }
 
+// Dots: a trial's validation accuracy at each rung it reached, darker for longer rungs; failed or diverged
+// trials: red triangles on the x axis at their value.
 std::string sensitivity_plot(const TuneReportInput& in, const TuneParam& p) {
-  std::vector<ScatterSeries> series;
-  for (size_t k = 0; k < in.rungs.size(); ++k)
-    series.push_back({std::to_string(in.rungs[k]) + " epoch" + (in.rungs[k] == 1 ? "" : "s"), {}, {}, false});
-  ScatterSeries failed{"diverged or failed", {}, {}, true};
+  static const char* kRungColours[] = {"#9ecae1", "#4292c6", "#08519c", "#08306b"};
+  std::vector<ScatterPoint> points;
+  PlotOptions opt{p.key, p.key, "validation accuracy"};
+  opt.log_x = p.kind == "log_uniform";
   for (const auto& r : in.records) {
     const int64_t t = r.value("trial", int64_t{-1}), k = r.value("rung", int64_t{-1});
     if (t < 0 || t >= static_cast<int64_t>(in.settings.size()) || k < 0 || k >= static_cast<int64_t>(in.rungs.size()))
       continue;
     if (!in.settings[t].contains(p.key)) continue;
     const double x = plot_x(p, in.settings[t][p.key]);
-    if (r.value("status", "") == "ok") {
-      series[k].x.push_back(x);
-      series[k].y.push_back(r.value("val_accuracy", NAN));
-    } else {
-      failed.x.push_back(x);
-      failed.y.push_back(NAN);
-    }
+    const std::string label = std::string("t").append(std::to_string(t));
+    if (r.value("status", "") == "ok")
+      points.push_back({label, x, r.value("val_accuracy", NAN), 0.0, 0.0, kRungColours[std::min<int64_t>(k, 3)]});
+    else
+      opt.markers.push_back({x, label + " " + r.value("status", std::string("failed"))});
   }
-  if (!failed.x.empty()) series.push_back(failed);
-  std::string x_label = p.key;
+  if (opt.log_x) opt.x_label += " (log scale)";
   if (categorical(p)) {
-    x_label += " (index in";
-    for (const auto& v : p.values) x_label += " " + v.dump();
-    x_label += ")";
+    opt.x_label += " (index in";
+    for (const auto& v : p.values) opt.x_label.append(" ").append(v.dump());
+    opt.x_label += ")";
   }
-  PlotOptions opt{p.key, x_label, "validation accuracy"};
-  opt.log_x = p.kind == "log_uniform";
-  return svg_scatter_plot(series, opt);
+  return svg_scatter_plot(points, opt);
 }
 
 }  // namespace
@@ -111,7 +108,8 @@ std::string tune_report_html(const TuneReportInput& in) {
   std::string rungs;
   for (int64_t r : in.rungs) rungs += (rungs.empty() ? "" : ", ") + std::to_string(r);
   out += "<p>" + std::to_string(in.settings.size()) + " trial(s); rungs at " + rungs +
-         " epoch(s). Selection uses the validation split only.</p>\n";
+         " epoch(s). Selection uses the validation split only. Sensitivity plots: one dot per trial and rung "
+         "it reached (darker: longer rung), red triangles on the x axis: diverged or failed trials.</p>\n";
   out += "<h2>Sensitivity</h2>\n<div class=\"plots\">\n";
   for (const auto& p : in.params) out += sensitivity_plot(in, p);
   out += "</div>\n<h2>Trials (best first)</h2>\n" + trials_table(in, ranked);

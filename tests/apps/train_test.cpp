@@ -112,9 +112,17 @@ TEST_F(TrainRun, WritesEveryRunDirectoryArtefact) {
   EXPECT_GT(sum["final_test_accuracy"].get<double>(), 0.15);  // chance is 0.10
   EXPECT_TRUE(sum["time_to_target_seconds"].is_number());     // target 0.15 reached
 
+  // The run's own report: every section a single SINGD run has (C is dense, K diagonal), and no wording
+  // that only fits several seeds.
   const std::string html = read_file(r + "/report.html");
-  EXPECT_NE(html.find("<svg"), std::string::npos);
-  EXPECT_NE(html.find("Test accuracy vs epoch"), std::string::npos);
+  for (const char* text : {"One run of config <b>tiny</b>", "Test accuracy vs epoch", "Train loss per step",
+                           "Learning rate and scheduled hyper-parameters", "lr per step", "Curvature diagnostics per layer",
+                           "‖update‖ / ‖gradient‖: layer × step", "avgtr(H_K) (SINGD/IKFAC) per layer",
+                           "avgtr(H_C) (SINGD/IKFAC): layer × step", "cond(CCᵀ) (dense C) per layer", "class=\"cell\"",
+                           "data-report-ok", "<table>"})
+    EXPECT_NE(html.find(text), std::string::npos) << text;
+  for (const char* text : {"mean over", "bands", "cond(KKᵀ)", "Accuracy against cost", "By optimizer family"})
+    EXPECT_EQ(html.find(text), std::string::npos) << text;
 
 }
 
@@ -263,6 +271,11 @@ TEST_F(TrainRun, NonFiniteValuesAreReportedWithTheirLayerAndEndTheRun) {
     }
   EXPECT_EQ(events, 3);
   EXPECT_FALSE(fs::exists(other / "run/final.safetensors"));
+  // The report marks the skipped steps and the divergence on the per-step curve.
+  const std::string html = read_file(other / "run/report.html");
+  EXPECT_NE(html.find("Train loss per step"), std::string::npos);
+  EXPECT_NE(html.find("skipped (non-finite loss (NaN) in '6')"), std::string::npos);
+  EXPECT_NE(html.find("tiny seed 3: diverged: 3 consecutive steps skipped"), std::string::npos);
 }
 
 }  // namespace
