@@ -29,8 +29,8 @@ struct TuneParam {
   std::vector<nlohmann::json> values;  // choice
   double lo = 0.0, hi = 0.0;         // uniform, log_uniform, int
   int64_t steps = 0;                 // grid points of uniform/log_uniform (0: not given)
-  std::string when_key;              // condition (empty: none)
-  std::vector<nlohmann::json> when_values;
+  std::string when_key = {};         // condition (empty: none)
+  std::vector<nlohmann::json> when_values = {};
 
   // The value at u in [0, 1) (real values rounded to 3 significant digits, kept in [lo, hi]).
   nlohmann::json value_at(double u) const;
