@@ -7,6 +7,7 @@
 #   FUZZ_SECONDS  seconds per target (default 45)
 #   FUZZ_TARGETS  which targets (default: all five)
 #   FUZZ_BUILD_JOBS  parallel compile jobs (default 2)
+#   FUZZ_SEED     libFuzzer's random seed (default 1, so a CI run can be repeated exactly)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-45}
@@ -29,7 +30,7 @@ for name in $targets; do
   corpus=build-fuzz/corpus/$name artifacts=build-fuzz/artifacts/$name
   mkdir -p "$corpus" "$artifacts"
   echo "=== fuzz_$name for ${seconds}s"
-  if ! OMP_NUM_THREADS=1 build-fuzz/tests/fuzz/fuzz_"$name" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560 \
+  if ! OMP_NUM_THREADS=1 build-fuzz/tests/fuzz/fuzz_"$name" -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=30 -rss_limit_mb=2560 \
       -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" tests/fuzz/corpus/"$name"; then
     failed+=("$name")
   fi
