@@ -68,6 +68,71 @@ TrainOutcome train_in_run_dir(const RunConfig& cfg, const TrainOptions& o) {
   }
 }
 
+// The config of `--resume DIR`: the run's own, or CONFIG (+ --set) when it equals the run's.
+RunConfig resume_config(const Args& a, TrainOptions& o) {
+  if (a.has("--out")) throw UsageError("--out and --resume exclude each other (the run stays where it is)");
+  if (a.has("--init")) throw UsageError("--init and --resume exclude each other (the run has its weights)");
+  o.run_dir = a.value("--resume");
+  o.resume = true;
+  const std::string stored = RunPaths{o.run_dir}.config();
+  if (!std::filesystem::is_regular_file(stored))
+    throw UsageError("--resume " + o.run_dir + ": not a run directory (no config.json)");
+  if (!std::filesystem::is_regular_file(RunPaths{o.run_dir}.provenance()))
+    throw UsageError("--resume " + o.run_dir + ": the run never started (no provenance.json: it was stopped " +
+                     "while its directory was made); start it again with --out " + o.run_dir);
+  if (a.positional.empty()) {
+    if (a.has("--set")) throw UsageError("--set with --resume needs CONFIG (the run's config is fixed)");
+    return load_run_config(stored, {});
+  }
+  RunConfig cfg = load_run_config(a.positional[0], a.all("--set"));
+  const RunConfig run = load_run_config(stored, {});
+  std::vector<std::string> diff;
+  differences(cfg.resolved, run.resolved, "", diff);
+  if (!diff.empty()) {
+    std::string keys;
+    for (const auto& d : diff) keys += (keys.empty() ? "" : ", ") + d;
+    throw ConfigError(keys + ": differ" + (diff.size() == 1 ? "s" : "") + " from the config of the run in " +
+                      o.run_dir + " (a resumed run keeps its config)");
+  }
+  return cfg;
+}
+
+// The config of a new run (CONFIG + --set), its run directory (--out or the default) and --init checked.
+RunConfig new_run_config(const Args& a, TrainOptions& o) {
+  if (a.positional.empty()) throw UsageError("no CONFIG given");
+  RunConfig cfg = load_run_config(a.positional[0], a.all("--set"));
+  o.run_dir = a.value("--out", default_run_dir(cfg.name));
+  if (!o.init_weights.empty() && !std::filesystem::is_regular_file(o.init_weights))
+    throw UsageError("--init " + o.init_weights + ": no such file");
+  return cfg;
+}
+
+// The closing lines of a run: its error (exit 1), where it stopped, or its accuracy, time and files.
+int print_outcome(const TrainOutcome& r, const RunConfig& cfg, const TrainOptions& o) {
+  const auto& s = r.summary;
+  if (!r.ok) {
+    std::cerr << "natgrad train: " << r.error << "\nrun directory: " << o.run_dir << "\n";
+    return 1;
+  }
+  if (r.stopped) {
+    std::cout << "stopped after epoch " << o.stop_after_epoch << " of " << cfg.train.epochs
+              << " (continue with natgrad train --resume " << o.run_dir << ")\n";
+    return 0;
+  }
+  auto pct = [](const nlohmann::json& v) {
+    if (!v.is_number()) return std::string("n/a");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * v.get<double>());
+    return std::string(buf);
+  };
+  std::cout << "final test accuracy: " << pct(s["final_test_accuracy"]) << " (best " << pct(s["best_test_accuracy"])
+            << " at epoch " << s["best_epoch"].dump() << ")\n"
+            << "training time: " << format_duration(s["total_seconds"].get<double>()) << "\n"
+            << "run directory: " << o.run_dir << "\n"
+            << "report: " << RunPaths{o.run_dir}.report() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_train_command(const std::vector<std::string>& argv) {
@@ -84,64 +149,9 @@ int run_train_command(const std::vector<std::string>& argv) {
     o.init_weights = a.value("--init");
     if (a.has("--stop-after-epoch")) o.stop_after_epoch = positive_integer_flag(a, "--stop-after-epoch");
     o.skip_test = a.switches.count("--no-test") > 0;
-    RunConfig cfg;
-    if (a.has("--resume")) {
-      if (a.has("--out")) throw UsageError("--out and --resume exclude each other (the run stays where it is)");
-      if (a.has("--init")) throw UsageError("--init and --resume exclude each other (the run has its weights)");
-      o.run_dir = a.value("--resume");
-      o.resume = true;
-      const std::string stored = RunPaths{o.run_dir}.config();
-      if (!std::filesystem::is_regular_file(stored))
-        throw UsageError("--resume " + o.run_dir + ": not a run directory (no config.json)");
-      if (!std::filesystem::is_regular_file(RunPaths{o.run_dir}.provenance()))
-        throw UsageError("--resume " + o.run_dir + ": the run never started (no provenance.json: it was stopped " +
-                         "while its directory was made); start it again with --out " + o.run_dir);
-      if (a.positional.empty()) {
-        if (a.has("--set")) throw UsageError("--set with --resume needs CONFIG (the run's config is fixed)");
-        cfg = load_run_config(stored, {});
-      } else {
-        cfg = load_run_config(a.positional[0], a.all("--set"));
-        const RunConfig run = load_run_config(stored, {});
-        std::vector<std::string> diff;
-        differences(cfg.resolved, run.resolved, "", diff);
-        if (!diff.empty()) {
-          std::string keys;
-          for (const auto& d : diff) keys += (keys.empty() ? "" : ", ") + d;
-          throw ConfigError(keys + ": differ" + (diff.size() == 1 ? "s" : "") + " from the config of the run in " +
-                            o.run_dir + " (a resumed run keeps its config)");
-        }
-      }
-    } else {
-      if (a.positional.empty()) throw UsageError("no CONFIG given");
-      cfg = load_run_config(a.positional[0], a.all("--set"));
-      o.run_dir = a.value("--out", default_run_dir(cfg.name));
-      if (!o.init_weights.empty() && !std::filesystem::is_regular_file(o.init_weights))
-        throw UsageError("--init " + o.init_weights + ": no such file");
-    }
+    const RunConfig cfg = a.has("--resume") ? resume_config(a, o) : new_run_config(a, o);
     require_device(cfg);
-    const TrainOutcome r = train_in_run_dir(cfg, o);
-    const auto& s = r.summary;
-    if (!r.ok) {
-      std::cerr << "natgrad train: " << r.error << "\nrun directory: " << o.run_dir << "\n";
-      return 1;
-    }
-    if (r.stopped) {
-      std::cout << "stopped after epoch " << o.stop_after_epoch << " of " << cfg.train.epochs
-                << " (continue with natgrad train --resume " << o.run_dir << ")\n";
-      return 0;
-    }
-    auto pct = [](const nlohmann::json& v) {
-      if (!v.is_number()) return std::string("n/a");
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * v.get<double>());
-      return std::string(buf);
-    };
-    std::cout << "final test accuracy: " << pct(s["final_test_accuracy"]) << " (best " << pct(s["best_test_accuracy"])
-              << " at epoch " << s["best_epoch"].dump() << ")\n"
-              << "training time: " << format_duration(s["total_seconds"].get<double>()) << "\n"
-              << "run directory: " << o.run_dir << "\n"
-              << "report: " << RunPaths{o.run_dir}.report() << "\n";
-    return 0;
+    return print_outcome(train_in_run_dir(cfg, o), cfg, o);
   });
 }
 
