@@ -67,6 +67,56 @@ int in_child_process(const std::function<int()>& body) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+struct Planned {
+  RunConfig cfg;
+  std::string dir;
+};
+
+// Every config × seed of the command line, each checked before anything runs.
+std::vector<Planned> plan_runs(const Args& a, int64_t seeds, const std::string& out) {
+  std::vector<Planned> plan;
+  std::set<std::string> names;
+  for (const auto& path : a.positional) {
+    const RunConfig base = load_run_config(path, a.all("--set"));
+    if (!names.insert(base.name).second)
+      throw ConfigError(path + ": name '" + base.name + "' is used by another config (each needs its own name)");
+    for (int64_t k = 0; k < seeds; ++k) {
+      std::vector<std::string> sets = a.all("--set");
+      sets.push_back("seed=" + std::to_string(base.seed + static_cast<uint64_t>(k)));
+      RunConfig cfg = load_run_config(path, sets);
+      const std::string dir = out + "/" + cfg.name + "/seed-" + std::to_string(cfg.seed);
+      plan.push_back({std::move(cfg), dir});
+    }
+  }
+  return plan;
+}
+
+// Runs plan[i] in a child process: skipped when finished, resumed when started, else started.
+void run_planned(const std::vector<Planned>& plan, size_t i, const std::vector<std::string>& argv) {
+  const Planned& p = plan[i];
+  TrainOptions o;
+  o.run_dir = p.dir;
+  o.command_line = {"natgrad", "compare"};
+  o.command_line.insert(o.command_line.end(), argv.begin(), argv.end());
+  const RunPaths paths{p.dir};
+  std::ostringstream head_os;
+  head_os << "[" << i + 1 << "/" << plan.size() << "] " << p.cfg.name << " seed " << p.cfg.seed;
+  const std::string head = head_os.str();
+  if (fs::exists(paths.summary())) {
+    std::cout << head << ": done already (" << p.dir << ")\n";
+    return;
+  }
+  o.resume = fs::exists(paths.provenance());  // a run directory is a run once provenance.json exists
+  std::cout << head << (o.resume ? ": resuming " : ": ") << p.dir << std::endl;
+  prepare_run_dir(p.cfg, o);
+  const int code = in_child_process([&] {
+    const TrainOutcome r = train_run(p.cfg, o, std::cout, STDOUT_FILENO);
+    if (!r.ok) std::cout << head << ": " << r.error << "\n";
+    return r.ok ? 0 : 1;
+  });
+  if (code > 1) std::cout << head << ": failed (exit code " << code << "); see the messages above\n";
+}
+
 }  // namespace
 
 int run_compare_command(const std::vector<std::string>& argv) {
@@ -84,52 +134,10 @@ int run_compare_command(const std::vector<std::string>& argv) {
       seeds = 0;
     }
     if (seeds < 1 || seeds > 1000) throw UsageError("--seeds: expected an integer in [1, 1000], got " + a.value("--seeds"));
-
-    // Every config (and seed variant) is checked before anything runs.
-    struct Planned {
-      RunConfig cfg;
-      std::string dir;
-    };
-    std::vector<Planned> plan;
-    std::set<std::string> names;
     const std::string out = a.value("--out", default_run_dir("compare"));
-    for (const auto& path : a.positional) {
-      const RunConfig base = load_run_config(path, a.all("--set"));
-      if (!names.insert(base.name).second)
-        throw ConfigError(path + ": name '" + base.name + "' is used by another config (each needs its own name)");
-      for (int64_t k = 0; k < seeds; ++k) {
-        std::vector<std::string> sets = a.all("--set");
-        sets.push_back("seed=" + std::to_string(base.seed + static_cast<uint64_t>(k)));
-        RunConfig cfg = load_run_config(path, sets);
-        const std::string dir = out + "/" + cfg.name + "/seed-" + std::to_string(cfg.seed);
-        plan.push_back({std::move(cfg), dir});
-      }
-    }
+    const std::vector<Planned> plan = plan_runs(a, seeds, out);
     fs::create_directories(out);
-    for (size_t i = 0; i < plan.size(); ++i) {
-      const Planned& p = plan[i];
-      TrainOptions o;
-      o.run_dir = p.dir;
-      o.command_line = {"natgrad", "compare"};
-      o.command_line.insert(o.command_line.end(), argv.begin(), argv.end());
-      const RunPaths paths{p.dir};
-      std::ostringstream head_os;
-      head_os << "[" << i + 1 << "/" << plan.size() << "] " << p.cfg.name << " seed " << p.cfg.seed;
-      const std::string head = head_os.str();
-      if (fs::exists(paths.summary())) {
-        std::cout << head << ": done already (" << p.dir << ")\n";
-        continue;
-      }
-      o.resume = fs::exists(paths.config());
-      std::cout << head << (o.resume ? ": resuming " : ": ") << p.dir << std::endl;
-      prepare_run_dir(p.cfg, o);
-      const int code = in_child_process([&] {
-        const TrainOutcome r = train_run(p.cfg, o, std::cout, STDOUT_FILENO);
-        if (!r.ok) std::cout << head << ": " << r.error << "\n";
-        return r.ok ? 0 : 1;
-      });
-      if (code > 1) std::cout << head << ": failed (exit code " << code << "); see the messages above\n";
-    }
+    for (size_t i = 0; i < plan.size(); ++i) run_planned(plan, i, argv);
     std::vector<RunRecord> runs;  // in the order of the command line
     for (const auto& p : plan) runs.push_back(load_run(p.dir));
     write_comparison(runs, out, "natgrad compare: " + out);
