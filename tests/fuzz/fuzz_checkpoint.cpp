@@ -39,6 +39,8 @@ const json kOptimizers[] = {
     json::parse(R"({"type": "sgd", "lr": 0.1, "momentum": 0.9})"),
     json::parse(R"({"type": "adamw", "lr": 0.01})")};
 constexpr int kNumOptimizers = 4;
+// The run the checkpoints belong to: 2 epochs of 4 steps (the valid checkpoint is at step 2 of epoch 0).
+constexpr int64_t kStepsPerEpoch = 4, kEpochs = 2;
 
 struct Trainee {
   std::shared_ptr<ng::Module> model;
@@ -167,7 +169,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Trainee t = build(which);
   try {
-    ng::app::load_checkpoint(path, *t.model, *t.opt, t.generators, config_of(which));
+    ng::app::load_checkpoint(path, *t.model, *t.opt, t.generators, config_of(which), kStepsPerEpoch, kEpochs);
   } catch (const std::exception&) {
   }
   try {
