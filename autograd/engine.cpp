@@ -66,8 +66,15 @@ std::vector<Tensor> AccumulateGrad::backward(const Tensor& grad_output) {
       owner.set_grad(accumulate(prev, grad_output));
     else
       owner.set_grad(grad_output.storage().use_count() > 1 ? grad_output.clone() : grad_output);
+    if (leaf->autograd && leaf->autograd->grad_accumulated_hook) leaf->autograd->grad_accumulated_hook();
   }
   return {};
+}
+
+void set_grad_accumulated_hook(const Tensor& leaf, std::function<void()> hook) {
+  NG_CHECK(leaf.defined() && leaf.requires_grad() && leaf.is_leaf(), "set_grad_accumulated_hook: ",
+           leaf.defined() ? leaf.describe() : std::string("an undefined tensor"), " is not a leaf that requires grad");
+  meta(leaf.impl()).grad_accumulated_hook = std::move(hook);
 }
 
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {

@@ -7,6 +7,7 @@
 // AccumulateGrad node for a leaf that requires grad, or null.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,7 +35,13 @@ struct AutogradMeta {
   Tensor grad;
   std::shared_ptr<Node> grad_fn;          // null for leaves
   std::shared_ptr<Node> accumulator;      // leaf's AccumulateGrad node, created on first use
+  // Called after a backward pass added this leaf's gradient into .grad (data-parallel training starts
+  // the gradient all-reduce of a finished bucket from it, dist/grad_reducer.h); empty: none.
+  std::function<void()> grad_accumulated_hook;
 };
+
+// Sets (or, with an empty function, clears) the hook of a leaf that requires grad.
+void set_grad_accumulated_hook(const Tensor& leaf, std::function<void()> hook);
 
 // Leaf sink: adds the incoming gradient into the leaf's .grad (`+=` accumulation).
 class AccumulateGrad : public Node {

@@ -1,0 +1,156 @@
+// tests/dist/mpi_communicator_test.cpp — the MPI communicator's collectives, gradient averaging and the
+// cross-rank checks, run by every rank under `mpirun -np 2` and `-np 3` (ctest dist_mpi_np2/np3).
+// Every rank draws each rank's data from Generator(seed).derive(rank), so each can compute the
+// expected result on its own.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "core/generator.h"
+#include "dist/grad_reducer.h"
+#include "dist/mpi_communicator.h"
+#include "dist/param_sync.h"
+#include "layers/conv2d.h"
+#include "layers/flatten.h"
+#include "layers/linear.h"
+#include "layers/relu.h"
+#include "layers/sequential.h"
+#include "tests/dist/mpi_test_env.h"
+
+namespace ng::dist {
+namespace {
+
+using testing::g_comm;
+
+Tensor rank_data(uint64_t seed, int rank, const Shape& shape, DType dtype = DType::f32) {
+  Generator g = Generator(seed).derive(static_cast<uint64_t>(rank));
+  return Tensor::normal(shape, 0.0, 1.0, g, dtype);
+}
+
+TEST(MpiCommunicator, RankAndSizeMatchTheLauncher) {
+  EXPECT_EQ(g_comm->size(), launched_ranks());
+  EXPECT_GE(g_comm->rank(), 0);
+  EXPECT_LT(g_comm->rank(), g_comm->size());
+  EXPECT_EQ(g_comm->backend(), "mpi");
+}
+
+TEST(MpiCommunicator, AllReduceSumAndAverage) {
+  const int n = g_comm->size();
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor expect = Tensor::zeros({7, 5}, DType::f64);
+    for (int r = 0; r < n; ++r) expect = add(expect, rank_data(11, r, {7, 5}, DType::f64));
+    Tensor sum = rank_data(11, g_comm->rank(), {7, 5}, dt);
+    Tensor avg = sum.clone();
+    g_comm->all_reduce(sum, ReduceOp::sum);
+    g_comm->all_reduce(avg, ReduceOp::avg);
+    const auto e = expect.to_vector<double>(), s = sum.to_vector<double>(), a = avg.to_vector<double>();
+    for (size_t i = 0; i < e.size(); ++i) {
+      EXPECT_NEAR(s[i], e[i], 1e-5);
+      EXPECT_NEAR(a[i], e[i] / n, 1e-5);
+    }
+  }
+  Tensor ints = Tensor::from_vector(std::vector<int64_t>{g_comm->rank() + 1, 1}, {2});
+  g_comm->all_reduce(ints, ReduceOp::sum);
+  EXPECT_EQ(ints.to_vector<int64_t>(), (std::vector<int64_t>{int64_t{n} * (n + 1) / 2, n}));
+}
+
+TEST(MpiCommunicator, AsyncAllReducesCompleteInAnyWaitOrder) {
+  Tensor a = Tensor::full({1000}, g_comm->rank() + 1.0), b = Tensor::full({3}, 2.0);
+  auto ra = g_comm->all_reduce_async(a, ReduceOp::sum);
+  auto rb = g_comm->all_reduce_async(b, ReduceOp::avg);
+  rb->wait();
+  ra->wait();
+  const int n = g_comm->size();
+  EXPECT_EQ(a.to_vector<float>()[999], static_cast<float>(n * (n + 1) / 2));
+  EXPECT_EQ(b.to_vector<float>()[0], 2.0f);
+}
+
+TEST(MpiCommunicator, BroadcastFromEveryRootAndAllGather) {
+  for (int root = 0; root < g_comm->size(); ++root) {
+    Tensor t = rank_data(5, g_comm->rank(), {4, 3});
+    g_comm->broadcast(t, root);
+    EXPECT_EQ(t.to_vector<float>(), rank_data(5, root, {4, 3}).to_vector<float>());
+  }
+  const Tensor all = g_comm->all_gather(rank_data(6, g_comm->rank(), {2, 2}));
+  ASSERT_EQ(all.shape(), (Shape{g_comm->size(), 2, 2}));
+  for (int r = 0; r < g_comm->size(); ++r)
+    EXPECT_EQ(all.select(0, r).contiguous().to_vector<float>(), rank_data(6, r, {2, 2}).to_vector<float>());
+  EXPECT_EQ(g_comm->broadcast_string(g_comm->rank() == 0 ? "from rank 0" : "", 0), "from rank 0");
+  g_comm->barrier();
+}
+
+// A small conv net; every rank computes the gradient of its own slice of one global batch, the reducer
+// averages them, and the result must equal the gradient of the whole batch computed on one rank.
+TEST(GradReducer, AveragedGradientEqualsTheGlobalBatchGradient) {
+  auto net = std::make_shared<Sequential>();
+  Generator init(3);
+  net->add(std::make_shared<Conv2d>(3, 4, std::array<int64_t, 2>{3, 3}, init));
+  net->add(std::make_shared<ReLU>());
+  net->add(std::make_shared<Flatten>());
+  net->add(std::make_shared<Linear>(4 * 4 * 4, 5, init));
+  std::vector<Tensor> params;
+  for (Tensor* p : net->parameters()) params.push_back(*p);
+  const int n = g_comm->size(), per = 2;
+  Generator data(9);
+  const Tensor x = Tensor::normal({per * n, 3, 6, 6}, 0.0, 1.0, data);
+  const Tensor y = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 0}, {6}).slice(0, 0, per * n).contiguous();
+
+  cross_entropy(net->forward(x), y, Reduction::mean).backward();
+  std::vector<std::vector<float>> full;
+  for (const Tensor& p : params) full.push_back(p.grad().to_vector<float>());
+  net->zero_grad();
+
+  GradReducer reducer(*g_comm, params, 200);  // small buckets: several per model
+  EXPECT_GT(reducer.buckets().size(), 2u);
+  const int64_t lo = g_comm->rank() * per;
+  reducer.begin_step(1.0 / n);
+  cross_entropy(net->forward(x.slice(0, lo, lo + per)), y.slice(0, lo, lo + per), Reduction::mean).backward();
+  reducer.finish_step();
+  for (size_t k = 0; k < params.size(); ++k) {
+    const auto g = params[k].grad().to_vector<float>();
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], full[k][i], 1e-6 + 1e-5 * std::fabs(full[k][i]));
+  }
+  std::vector<Tensor*> grads;
+  std::vector<Tensor> grad_copies;
+  for (const Tensor& p : params) grad_copies.push_back(p.grad());
+  for (Tensor& g : grad_copies) grads.push_back(&g);
+  EXPECT_NO_THROW(check_identical(*g_comm, grads, "averaged gradients"));
+}
+
+TEST(ParamSync, BroadcastMakesStateIdenticalAndTheCheckNamesDifferingRanks) {
+  Tensor a = rank_data(21, g_comm->rank(), {10}), b = rank_data(22, g_comm->rank(), {3, 3});
+  std::vector<Tensor*> state{&a, &b};
+  if (g_comm->size() > 1) {
+    EXPECT_THROW(check_identical(*g_comm, state, "parameters"), Error);
+  }
+  broadcast_tensors(*g_comm, state);
+  EXPECT_NO_THROW(check_identical(*g_comm, state, "parameters"));
+  if (g_comm->rank() == g_comm->size() - 1) a.data<float>()[3] += 1.0f;
+  try {
+    check_identical(*g_comm, state, "parameters");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank(s) " + std::to_string(g_comm->size() - 1)), std::string::npos) << e.what();
+  }
+}
+
+// A rank that never joins a collective: the others get dist::Timeout naming themselves and the
+// operation instead of hanging. The late rank joins afterwards, so the job ends cleanly.
+TEST(MpiCommunicator, AWaitEndsAtTheTimeout) {
+  MpiCommunicator quick(0.5);
+  if (quick.rank() == 0) {
+    try {
+      quick.barrier();
+      ADD_FAILURE() << "the barrier completed without rank 1";
+    } catch (const Timeout& e) {
+      EXPECT_NE(std::string(e.what()).find("rank 0: barrier did not complete within"), std::string::npos) << e.what();
+    }
+  }
+  g_comm->barrier();
+  if (quick.rank() != 0) quick.barrier();
+  g_comm->barrier();
+}
+
+}  // namespace
+}  // namespace ng::dist

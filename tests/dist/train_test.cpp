@@ -1,0 +1,1 @@
+// tests/dist/train_test.cpp — placeholder
