@@ -121,6 +121,7 @@ DataFacts data_facts(const DataSpec& s) {
   if (s.dataset == "cifar10") {
     f.geometry = InputGeometry{3, 32, 32, 10};
     f.train_records = (s.train_subset > 0 ? std::min<int64_t>(s.train_subset, 50000) : 50000) - s.validation_size;
+    f.test_records = s.test_subset > 0 ? std::min<int64_t>(s.test_subset, 10000) : 10000;
     return f;
   }
   data::ImageDataset train, test;
@@ -137,6 +138,7 @@ DataFacts data_facts(const DataSpec& s) {
                       " training records, got " + std::to_string(s.validation_size));
   f.geometry = InputGeometry{train.channels, train.height, train.width, static_cast<int64_t>(train.class_names.size())};
   f.train_records = train.size() - s.validation_size;
+  f.test_records = s.test_subset > 0 ? std::min<int64_t>(s.test_subset, test.size()) : test.size();
   return f;
 }
 

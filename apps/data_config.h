@@ -43,6 +43,7 @@ std::string resolve_data_root(const DataSpec& spec);
 struct DataFacts {
   InputGeometry geometry;
   int64_t train_records = 0;  // the training split a run trains on (after train_subset and validation_size)
+  int64_t test_records = 0;   // the test split (after test_subset)
 };
 // Geometry, classes and training-split size without decoding CIFAR-10 (known) or with it (image folders:
 // an unreadable folder or image is a ConfigError naming data.root).

@@ -32,7 +32,7 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
-EvalResult evaluate(Module& model, data::Loader& loader, Device device) {
+EvalResult evaluate(Module& model, data::Loader& loader, Device device, dist::Communicator* comm) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool was_training = model.is_training();
   model.eval();
@@ -42,6 +42,7 @@ EvalResult evaluate(Module& model, data::Loader& loader, Device device) {
   int64_t correct = 0;
   loader.start(0, 0);
   while (auto b = loader.next()) {
+    if (b->images.size(0) == 0) continue;  // this rank's share of a small last batch
     const Tensor x = b->images.to(device), y = b->labels.to(device);
     const Tensor z = logits_f32(model, x);
     loss_sum += cross_entropy(z, y, Reduction::sum).item();
@@ -49,6 +50,12 @@ EvalResult evaluate(Module& model, data::Loader& loader, Device device) {
     r.count += x.size(0);
   }
   model.train(was_training);
+  if (comm != nullptr) {
+    const std::vector<double> all = comm->all_reduce_sum({loss_sum, static_cast<double>(correct), static_cast<double>(r.count)});
+    loss_sum = all[0];
+    correct = static_cast<int64_t>(all[1]);
+    r.count = static_cast<int64_t>(all[2]);
+  }
   if (r.count > 0) {
     r.loss = loss_sum / static_cast<double>(r.count);
     r.accuracy = static_cast<double>(correct) / static_cast<double>(r.count);

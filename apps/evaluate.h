@@ -5,6 +5,7 @@
 
 #include "core/tensor.h"
 #include "data/loader.h"
+#include "dist/communicator.h"
 #include "layers/module.h"
 
 namespace ng::app {
@@ -20,8 +21,10 @@ struct EvalResult {
   int64_t count = 0;
   double seconds = 0.0;
 };
-// One pass over the loader's epoch 0 in eval mode without a graph; restores train mode afterwards.
-EvalResult evaluate(Module& model, data::Loader& loader, Device device);
+// One pass over the loader's epoch 0 in eval mode without a graph; restores train mode afterwards. With
+// `comm` (a data-parallel run whose loaders hold each rank's share), the loss sums, correct counts and
+// image counts of all ranks are added up, so every rank gets the whole split's result.
+EvalResult evaluate(Module& model, data::Loader& loader, Device device, dist::Communicator* comm = nullptr);
 
 // Where a non-finite value appears: the first parameter or buffer that holds one, else the first layer
 // whose output on `images` is non-finite (a leaf module name such as "features.4"), else "".

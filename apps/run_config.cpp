@@ -9,6 +9,25 @@
 
 namespace ng::app {
 
+namespace {
+
+DistributedSpec parse_distributed(ConfigNode d) {
+  DistributedSpec s;
+  s.backend = d.choice("backend", s.backend, {"auto", "mpi", "nccl"});
+  s.bucket_mb = d.number("bucket_mb", s.bucket_mb, 0.001, 4096.0);
+  s.sync_batchnorm = d.boolean("sync_batchnorm", s.sync_batchnorm);
+  s.shard_factor_work = d.boolean("shard_factor_work", s.shard_factor_work);
+  if (s.shard_factor_work)
+    d.fail("shard_factor_work", "false: factor work exists only with singd, ikfac and kfac, which data-parallel "
+           "runs do not support yet", true);
+  s.timeout_s = d.number("timeout_s", s.timeout_s, 0.1, 86400.0);
+  s.check_interval_steps = d.integer("check_interval_steps", s.check_interval_steps, 0, int64_t{1} << 40);
+  d.finish();
+  return s;
+}
+
+}  // namespace
+
 RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_name) {
   RunConfig c;
   c.resolved = nlohmann::json::object();
@@ -59,6 +78,7 @@ RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_n
   c.log.progress = l.choice("progress", c.log.progress, {"auto", "bar", "lines", "off"});
   c.log.tensorboard = l.boolean("tensorboard", c.log.tensorboard);
   l.finish();
+  if (n.has("distributed")) c.distributed = parse_distributed(n.object("distributed"));
   n.finish();
 
   const DataFacts data = data_facts(c.data);

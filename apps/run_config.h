@@ -1,7 +1,8 @@
 // apps/run_config.h — a whole run's configuration: the JSON schema of configs/README.md, read strictly.
 //
 // Top level: name, seed, device, threads, precision, model, data, optimizer, schedules, train, eval,
-// checkpoint, log. Every block is read through ConfigNode (apps/config_reader.h), so an unknown key, a wrong
+// checkpoint, log, distributed. The resolved form holds "distributed" only when the config has it, so
+// run directories made before the block existed still resume. Every block is read through ConfigNode (apps/config_reader.h), so an unknown key, a wrong
 // type, an out-of-range value or a missing data file is a ConfigError naming its JSON path; reading also
 // produces the resolved config (every default filled in) that a run directory stores and compares on resume.
 #pragma once
@@ -44,6 +45,16 @@ struct LogSpec {
   bool tensorboard = false;                  // also write RUN_DIR/tensorboard/ event files
 };
 
+// Data-parallel training (`mpirun -np N natgrad train`); apps/distributed.h checks a launch against it.
+struct DistributedSpec {
+  std::string backend = "auto";        // auto (MPI with several ranks), mpi, nccl
+  double bucket_mb = 25.0;             // gradient bucket size (MiB)
+  bool sync_batchnorm = false;         // BatchNorm batch statistics over all ranks
+  bool shard_factor_work = false;      // SINGD/KFAC factor updates shared over ranks (not supported yet)
+  double timeout_s = 300.0;            // longest wait for another rank before the run ends
+  int64_t check_interval_steps = 0;    // parameter checksum comparison every N steps (0: at checkpoints only)
+};
+
 struct RunConfig {
   std::string name;
   uint64_t seed = 0;
@@ -58,6 +69,7 @@ struct RunConfig {
   EvalSpec eval;
   CheckpointSpec checkpoint;
   LogSpec log;
+  DistributedSpec distributed;
   nlohmann::json resolved;  // the complete configuration (defaults filled in)
 };
 

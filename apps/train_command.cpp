@@ -7,6 +7,7 @@
 
 #include "apps/cli.h"
 #include "apps/commands.h"
+#include "apps/distributed.h"
 #include "apps/progress.h"
 #include "apps/run_dir.h"
 #include "apps/trainer.h"
@@ -35,6 +36,9 @@ const char* kUsage =
     "                   --resume continues it exactly as if it had not stopped (natgrad tune's rungs)\n"
     "  --no-test        do not evaluate the test split (only the validation split, if any)\n"
     "\n"
+    "data-parallel: mpirun -np N natgrad train CONFIG ... trains on N ranks (the config's \"distributed\"\n"
+    "block, configs/README.md); rank 0 writes the run directory.\n"
+    "\n"
     "exit codes: 0 trained, 2 bad usage or config, 1 runtime failure (e.g. the run diverged)\n";
 
 // The JSON paths at which two resolved configs differ.
@@ -52,13 +56,13 @@ void differences(const nlohmann::json& a, const nlohmann::json& b, const std::st
     if (!a.contains(it.key())) out.push_back(sub(it.key()));
 }
 
-// Prepares the run directory and trains. When the run fails with an error before its first checkpoint,
-// a directory this call created is removed again (it holds nothing to resume), so the same --out can be
-// used for the next try.
+// Prepares the run directory (rank 0) and trains. When the run fails with an error before its first
+// checkpoint, a directory this call created is removed again (it holds nothing to resume), so the same
+// --out can be used for the next try.
 TrainOutcome train_in_run_dir(const RunConfig& cfg, const TrainOptions& o) {
-  const bool created = !o.resume && !std::filesystem::exists(o.run_dir);
+  const bool created = o.comm->rank() == 0 && !o.resume && !std::filesystem::exists(o.run_dir);
   try {
-    prepare_run_dir(cfg, o);
+    on_root(*o.comm, [&] { prepare_run_dir(cfg, o); });
     return train_run(cfg, o, std::cout, STDOUT_FILENO);
   } catch (...) {
     std::error_code ec;
@@ -133,9 +137,16 @@ int print_outcome(const TrainOutcome& r, const RunConfig& cfg, const TrainOption
   return 0;
 }
 
+// distributed.backend, with "auto" resolved: NCCL for several GPU ranks when this build has it.
+std::string communicator_backend(const RunConfig& cfg, int ranks) {
+  const std::string& b = cfg.distributed.backend;
+  return b == "auto" && ranks > 1 && cfg.device.is_cuda() && dist::nccl_built() ? "nccl" : b;
+}
+
 }  // namespace
 
 int run_train_command(const std::vector<std::string>& argv) {
+  const QuietUnlessRankZero quiet;
   return run_command("train", kUsage, [&] {
     const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init", "--stop-after-epoch"}, {"--no-test"});
     if (a.help) {
@@ -149,9 +160,17 @@ int run_train_command(const std::vector<std::string>& argv) {
     o.init_weights = a.value("--init");
     if (a.has("--stop-after-epoch")) o.stop_after_epoch = positive_integer_flag(a, "--stop-after-epoch");
     o.skip_test = a.switches.count("--no-test") > 0;
-    const RunConfig cfg = a.has("--resume") ? resume_config(a, o) : new_run_config(a, o);
+    RunConfig cfg = a.has("--resume") ? resume_config(a, o) : new_run_config(a, o);
+    const int ranks = dist::launched_ranks();
+    check_launch(cfg, ranks);
+    if (ranks > 1 && cfg.device.is_cuda()) cfg.device = Device::cuda(dist::launched_local_rank());  // one GPU per rank
     require_device(cfg);
-    return print_outcome(train_in_run_dir(cfg, o), cfg, o);
+    const auto comm = dist::make_communicator(communicator_backend(cfg, ranks), cfg.distributed.timeout_s);
+    o.comm = comm.get();
+    return run_rank(*comm, [&] {
+      const TrainOutcome r = train_in_run_dir(cfg, o);
+      return comm->rank() == 0 ? print_outcome(r, cfg, o) : (r.ok ? 0 : 1);
+    });
   });
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "apps/checkpoint.h"
+#include "apps/distributed.h"
 #include "apps/evaluate.h"
 #include "apps/progress.h"
 #include "apps/report.h"
@@ -81,22 +82,27 @@ struct Session {
   GeneratorRefs generators;
   int64_t steps_per_epoch = 0;
   TrainState st;
-  JsonlWriter metrics, curvature;
+  DataParallel dp;
+  std::optional<JsonlWriter> metrics, curvature;  // rank 0 only
   std::optional<tensorboard::TensorBoardLog> tb;  // log.tensorboard: the same lines as scalars
   Progress progress;
 
   void log_metrics(const nlohmann::json& line) {
-    metrics.write(line);
+    if (metrics) metrics->write(line);
     if (tb) tb->metrics(line);
   }
   void log_curvature(const nlohmann::json& record) {
-    curvature.write(record);
+    if (curvature) curvature->write(record);
     if (tb) tb->curvature(record);
   }
 
   Session(const RunConfig& c, const TrainOptions& o, std::ostream& out, int fd)
-      : cfg(c), paths{o.run_dir}, metrics(paths.metrics()), curvature(paths.curvature()),
-        progress(out, c.log.progress, fd) {}
+      : cfg(c), paths{o.run_dir}, dp(o.comm, c.distributed),
+        progress(out, dp.writes_run_dir() ? c.log.progress : "off", fd) {
+    if (!dp.writes_run_dir()) return;
+    metrics.emplace(paths.metrics());
+    curvature.emplace(paths.curvature());
+  }
 };
 
 void build(Session& s, const TrainOptions& o) {
@@ -120,11 +126,16 @@ void build(Session& s, const TrainOptions& o) {
   s.opt->set_diagnostics_interval(cfg.log.diagnostics_interval_steps);
   s.generators = dropout_generators(*s.model);
 
+  auto shard = [&](data::LoaderOptions lo) {
+    lo.shard_rank = s.dp.rank();
+    lo.shard_count = s.dp.size();
+    return lo;
+  };
   s.train = std::make_unique<data::Loader>(
-      s.data.train, train_loader_options(cfg.data, s.data, cfg.train.batch_size, cfg.seed, cfg.precision));
+      s.data.train, shard(train_loader_options(cfg.data, s.data, cfg.train.batch_size, cfg.seed, cfg.precision)));
   s.steps_per_epoch = s.train->steps_per_epoch();  // > 0: parse_run_config checked batch_size against the data
   bind_schedules(*s.opt, cfg.schedules, s.steps_per_epoch, cfg.train.epochs);
-  const auto eval_opts = eval_loader_options(cfg.data, s.data, cfg.eval.batch_size, cfg.precision);
+  const auto eval_opts = shard(eval_loader_options(cfg.data, s.data, cfg.eval.batch_size, cfg.precision));
   if (!o.skip_test) s.test = std::make_unique<data::Loader>(s.data.test, eval_opts);
   if (s.data.validation->size() > 0) s.validation = std::make_unique<data::Loader>(s.data.validation, eval_opts);
 
@@ -132,15 +143,20 @@ void build(Session& s, const TrainOptions& o) {
     s.st = load_checkpoint(s.paths.last_checkpoint(), *s.model, *s.opt, s.generators, cfg.resolved, s.steps_per_epoch,
                            cfg.train.epochs);
   }
-  s.metrics.truncate(s.st.metrics_bytes);
-  s.curvature.truncate(s.st.curvature_bytes);
+  s.dp.start(*s.model);
+  if (!s.dp.writes_run_dir()) return;
+  s.metrics->truncate(s.st.metrics_bytes);
+  s.curvature->truncate(s.st.curvature_bytes);
   // A resumed session replays the steps after the checkpoint: TensorBoard drops their earlier events.
   if (cfg.log.tensorboard) s.tb.emplace(s.paths.tensorboard(), o.resume ? s.st.global_step + 1 : -1);
 }
 
+// Every rank calls it (the ranks agree on their state first); rank 0 writes.
 void save_last(Session& s, const std::string& path) {
-  s.st.metrics_bytes = s.metrics.size();
-  s.st.curvature_bytes = s.curvature.size();
+  s.dp.synchronise(*s.model);
+  if (!s.dp.writes_run_dir()) return;
+  s.st.metrics_bytes = s.metrics->size();
+  s.st.curvature_bytes = s.curvature->size();
   save_checkpoint(path, *s.model, *s.opt, s.st, s.generators, s.cfg.resolved);
 }
 
@@ -201,8 +217,9 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
                     percent(line["train_accuracy"]);
   bool improved = false;
   if ((epoch + 1) % cfg.eval.interval_epochs == 0 || epoch + 1 == cfg.train.epochs) {
+    s.dp.synchronise(*s.model);
     if (s.test) {
-      const EvalResult test = evaluate(*s.model, *s.test, cfg.device);
+      const EvalResult test = evaluate(*s.model, *s.test, cfg.device, s.dp.comm());
       line["test_loss"] = test.loss;
       line["test_accuracy"] = test.accuracy;
       line["eval_seconds"] = test.seconds;
@@ -216,7 +233,7 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
         s.st.time_to_target = elapsed;
     }
     if (s.validation) {
-      const EvalResult val = evaluate(*s.model, *s.validation, cfg.device);
+      const EvalResult val = evaluate(*s.model, *s.validation, cfg.device, s.dp.comm());
       line["val_loss"] = val.loss;
       line["val_accuracy"] = val.accuracy;
       msg += "  val acc " + percent(val.accuracy);
@@ -259,11 +276,12 @@ std::string default_run_dir(const std::string& name) {
 
 void prepare_run_dir(const RunConfig& cfg, const TrainOptions& o) {
   const RunPaths p{o.run_dir};
+  const nlohmann::json ranks = {{"ranks", o.comm ? o.comm->size() : 1}, {"backend", o.comm ? o.comm->backend() : "single"}};
   if (o.resume) {
     NG_CHECK(fs::exists(p.config()), "--resume ", o.run_dir, ": no run there (", p.config(), " is missing)");
     remove_stale_temporaries(p);
     nlohmann::json prov = nlohmann::json::parse(std::ifstream(p.provenance()));
-    prov["resumes"].push_back({{"time", utc_now_iso()}, {"command_line", o.command_line}});
+    prov["resumes"].push_back({{"time", utc_now_iso()}, {"command_line", o.command_line}, {"distributed", ranks}});
     write_json_file(p.provenance(), prov);
     return;
   }
@@ -274,6 +292,7 @@ void prepare_run_dir(const RunConfig& cfg, const TrainOptions& o) {
   write_json_file(p.config(), cfg.resolved);
   nlohmann::json prov = provenance(o.command_line, static_cast<int>(cfg.threads > 0 ? cfg.threads : std::thread::hardware_concurrency()));
   prov["init_weights"] = o.init_weights;
+  prov["distributed"] = ranks;
   write_json_file(p.provenance(), prov);
 }
 
@@ -302,12 +321,21 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
     int64_t window_images = 0, window_batches = 0;
     while (auto b = s.train->next()) {
       const Tensor x = b->images.to(cfg.device), y = b->labels.to(cfg.device);
+      int64_t n = x.size(0), correct = 0;  // this rank's images (none in a too small last batch's slice)
+      double lv = 0.0;
+      std::string loss_where;
       s.opt->zero_grad();
-      const Tensor logits = logits_f32(*s.model, x);
-      const Tensor loss = cross_entropy(logits, y, Reduction::mean, cfg.train.label_smoothing);
-      const double lv = loss.item();
-      const std::string loss_where = std::isfinite(lv) ? "" : locate_non_finite(*s.model, x);
-      loss.backward();
+      s.dp.begin_step(n, b->global_size);
+      if (n > 0) {
+        const Tensor logits = logits_f32(*s.model, x);
+        const Tensor loss = cross_entropy(logits, y, Reduction::mean, cfg.train.label_smoothing);
+        lv = loss.item();
+        loss_where = std::isfinite(lv) ? "" : locate_non_finite(*s.model, x);
+        loss.backward();
+        correct = count_correct(logits, y);
+      }
+      s.dp.finish_step();
+      s.dp.combine(lv, correct, n);
       const optim::StepReport rep = s.opt->step();
       for (const auto& rec : s.opt->take_diagnostics()) {
         nlohmann::json j = rec.to_json();
@@ -326,9 +354,8 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
         }
       } else {
         s.st.consecutive_skips = 0;
-        const int64_t n = x.size(0);
         s.st.epoch_loss_sum += lv * static_cast<double>(n);
-        s.st.epoch_correct += count_correct(logits, y);
+        s.st.epoch_correct += correct;
         s.st.epoch_seen += n;
         window_loss += lv;
         window_images += n;
@@ -336,6 +363,7 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
       }
       ++s.st.global_step;
       ++s.st.epoch_step;
+      s.dp.maybe_check(*s.model, s.st.global_step);
 
       const bool log_now = s.st.global_step % cfg.log.interval_steps == 0;
       const double window_seconds = seconds_since(window_start);
@@ -377,7 +405,7 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
   outcome.ok = failure.empty();
   outcome.error = failure;
   outcome.stopped = outcome.ok && s.st.epoch < E;
-  if (outcome.stopped) return outcome;  // the last checkpoint holds the run; summary.json marks finished runs
+  if (outcome.stopped || !s.dp.writes_run_dir()) return outcome;  // the last checkpoint holds the run; summary.json marks finished runs
   if (outcome.ok) save_state(*s.model, s.paths.final_weights());
   else s.log_metrics({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
   outcome.summary = make_summary(s, outcome.ok ? "completed" : "diverged", failure);

@@ -9,6 +9,11 @@
 // are saved; with checkpoint.interval_steps also in between. Resuming restores the last checkpoint and
 // replays from its data position, so on the CPU (same thread count) the final weights are bitwise equal
 // to those of an uninterrupted run.
+//
+// Data-parallel (TrainOptions::comm with several ranks, apps/distributed.h): every rank builds the same
+// model and takes rank 0's state, trains on its slice of each global batch with gradients averaged over
+// the ranks (dist/grad_reducer.h), and sums losses, accuracies and evaluations over the ranks; rank 0
+// alone writes the run directory. Every rank reads a resumed run's checkpoint.
 #pragma once
 #include <ostream>
 #include <string>
@@ -17,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/run_config.h"
+#include "dist/communicator.h"
 
 namespace ng::app {
 
@@ -28,6 +34,7 @@ struct TrainOptions {
                                  // a later --resume continues as if the run had never stopped
   bool skip_test = false;     // never evaluate the test split (natgrad tune's trials select on validation)
   std::vector<std::string> command_line;
+  dist::Communicator* comm = nullptr;  // the ranks of a data-parallel run (apps/distributed.h); null: one process
 };
 
 struct TrainOutcome {
@@ -40,7 +47,7 @@ struct TrainOutcome {
 TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& opts, std::ostream& out, int out_fd);
 
 // Prepares run_dir for a new run (it must not hold one) or checks it for a resume; writes config.json and
-// provenance.json (a resume appends to provenance's "resumes").
+// provenance.json (a resume appends to provenance's "resumes"); both name the rank count and backend.
 void prepare_run_dir(const RunConfig& cfg, const TrainOptions& opts);
 
 // The default run directory: runs/<name>-<UTC date>-<time>.

@@ -24,6 +24,8 @@ Loader::Loader(std::shared_ptr<const ImageDataset> dataset, LoaderOptions opts)
   NG_CHECK(opts_.batch_size >= 1, "Loader: batch_size must be >= 1, got ", opts_.batch_size);
   NG_CHECK(opts_.workers >= 0, "Loader: workers must be >= 0, got ", opts_.workers);
   NG_CHECK(opts_.prefetch >= 1, "Loader: prefetch must be >= 1, got ", opts_.prefetch);
+  NG_CHECK(opts_.shard_count >= 1 && opts_.shard_rank >= 0 && opts_.shard_rank < opts_.shard_count,
+           "Loader: shard ", opts_.shard_rank, " of ", opts_.shard_count, " does not exist");
   NG_CHECK(!opts_.drop_last || ds_->size() >= opts_.batch_size, "Loader: drop_last with batch_size ",
            opts_.batch_size, " leaves no batch of a dataset of ", ds_->size(), " images");
 }
@@ -45,11 +47,14 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
 
 Batch Loader::build(int64_t step) const {
   const int64_t b = opts_.batch_size, first = step * b;
-  const int64_t count = std::min(b, ds_->size() - first);
+  const int64_t global = std::min(b, ds_->size() - first);
+  const int64_t lo = first + global * opts_.shard_rank / opts_.shard_count;
+  const int64_t count = first + global * (opts_.shard_rank + 1) / opts_.shard_count - lo;
   Batch batch;
   batch.epoch = epoch_;
   batch.step = step;
-  batch.indices.assign(order_.begin() + first, order_.begin() + first + count);
+  batch.global_size = global;
+  batch.indices.assign(order_.begin() + lo, order_.begin() + lo + count);
   batch.images = Tensor::empty({count, ds_->channels, ds_->height, ds_->width}, opts_.transform.dtype);
   batch.labels = Tensor::empty({count}, DType::i64);
   auto* out = static_cast<uint8_t*>(batch.images.raw_data());

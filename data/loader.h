@@ -6,6 +6,11 @@
 // decide *when* a batch is built, never *what* is in it, so 1 and 4 workers give bitwise-equal batches,
 // and start(epoch, step) resumes exactly where an interrupted run stopped.
 //
+// Data-parallel sharding (shard_count > 1): every rank's loader walks the same global order with the
+// global batch_size and keeps only its fixed slice of each batch — of a batch of m images, rank r takes
+// positions [m·r/R, m·(r+1)/R) — so the images (and their augmentations) a step sees are the same for
+// every rank count. A slice may be empty (a last batch smaller than the number of ranks).
+//
 // Workers claim steps in order and may run at most `prefetch` steps ahead of the consumer (a bounded
 // queue, counting batches being built); next() hands batches out in step order. stop(), start() and
 // the destructor shut the workers down cleanly at any point of an epoch. An exception thrown while
@@ -13,8 +18,8 @@
 //
 // Library use. Ownership: the loader shares the dataset (std::shared_ptr<const>) and owns its worker
 // threads. Threads: start(), next() and stop() belong to one consumer thread; the workers are internal.
-// Errors (ng::Error): the constructor refuses an empty dataset, batch_size < 1, workers < 0, prefetch < 1
-// and drop_last with fewer images than a batch; start() an epoch or step out of range; next() before
+// Errors (ng::Error): the constructor refuses an empty dataset, batch_size < 1, workers < 0, prefetch < 1,
+// a shard outside [0, shard_count) and drop_last with fewer images than a batch; start() an epoch or step out of range; next() before
 // start(); and next() rethrows what failed while building its batch.
 #pragma once
 #include <condition_variable>
@@ -41,12 +46,15 @@ struct LoaderOptions {
   int prefetch = 4;        // batches a worker may build ahead of the consumer (>= 1)
   uint64_t seed = 0;
   TransformConfig transform;
+  int64_t shard_rank = 0;   // this rank's slice of every batch ...
+  int64_t shard_count = 1;  // ... of this many
 };
 
 struct Batch {
   Tensor images;  // [B, C, H, W] in transform.dtype
   Tensor labels;  // [B] int64
   std::vector<int64_t> indices;  // dataset positions of the B samples
+  int64_t global_size = 0;       // images of the whole batch over all shards (B with one shard)
   int64_t epoch = 0;
   int64_t step = 0;
 };

@@ -45,10 +45,17 @@ class SingleCommunicator final : public Communicator {
   void broadcast(Tensor&, int root) override { NG_CHECK(root == 0, "broadcast: root ", root, " of 1 rank"); }
   Tensor all_gather(const Tensor& t) override { return t.clone().unsqueeze(0); }
   void barrier() override {}
-  [[noreturn]] void abort(int code) override { std::_Exit(code); }
+
+ protected:
+  void abort_job(int) override {}
 };
 
 }  // namespace
+
+void Communicator::abort(int code) {
+  abort_job(code);
+  std::_Exit(code);
+}
 
 std::vector<double> Communicator::all_reduce_sum(const std::vector<double>& values) {
   Tensor t = Tensor::from_vector(values, {static_cast<int64_t>(values.size())}, DType::f64);
@@ -87,6 +94,7 @@ bool nccl_built() {
 }
 
 int launched_ranks() { return env_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}, 1); }
+int launched_rank() { return env_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}, 0); }
 int launched_local_rank() { return env_int({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"}, 0); }
 
 std::unique_ptr<Communicator> make_single_communicator() { return std::make_unique<SingleCommunicator>(); }

@@ -52,16 +52,22 @@ class Communicator {
   virtual Tensor all_gather(const Tensor& t) = 0;
   virtual void barrier() = 0;
   // Ends every rank of the job with `code` (after this rank printed its error); never returns.
-  [[noreturn]] virtual void abort(int code) = 0;
+  [[noreturn]] void abort(int code);
 
   // Conveniences built on the collectives above.
   std::vector<double> all_reduce_sum(const std::vector<double>& values);
   std::string broadcast_string(const std::string& s, int root);
+
+ protected:
+  // Asks the launcher to end every rank with `code` (abort() ends this process if it returns).
+  virtual void abort_job(int code) = 0;
 };
 
 // The number of ranks the process was launched as, from the launcher's environment
 // (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE); 1 when not launched by mpirun.
 int launched_ranks();
+// This process's rank as the launcher numbered it (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK); 0 if none.
+int launched_rank();
 // The launcher's local rank of this process on its machine (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID); 0 if none.
 int launched_local_rank();
 // Whether this build has the MPI (NCCL) communicator.

@@ -177,7 +177,7 @@ void MpiCommunicator::barrier() {
   wait(r, "barrier");
 }
 
-void MpiCommunicator::abort(int code) { MPI_Abort(comm_, code); std::_Exit(code); }
+void MpiCommunicator::abort_job(int code) { MPI_Abort(comm_, code); }
 
 std::unique_ptr<Communicator> make_mpi_communicator(double timeout_seconds) {
   return std::make_unique<MpiCommunicator>(timeout_seconds);

@@ -26,13 +26,15 @@ class MpiCommunicator final : public Communicator {
   void broadcast(Tensor& t, int root) override;
   Tensor all_gather(const Tensor& t) override;
   void barrier() override;
-  [[noreturn]] void abort(int code) override;
 
   // Broadcasts `bytes` raw bytes from `root` (used to share the NCCL id).
   void broadcast_bytes(void* data, int bytes, int root);
   MPI_Comm comm() const { return comm_; }
   // Polls `r` until it completed; dist::Timeout naming this rank and `what` after the timeout.
   void wait(MPI_Request& r, const char* what) const;
+
+ protected:
+  void abort_job(int code) override;
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;

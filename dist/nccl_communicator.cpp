@@ -97,11 +97,6 @@ class NcclCommunicator final : public Communicator {
     return out;
   }
   void barrier() override { mpi_.barrier(); }
-  [[noreturn]] void abort(int code) override {
-    ncclCommAbort(comm_);
-    comm_ = nullptr;
-    mpi_.abort(code);
-  }
 
   // Polls `done` until it completed; an NCCL error or the timeout aborts the communicator and throws.
   void wait(cudaEvent_t done, const char* what) {
@@ -122,6 +117,13 @@ class NcclCommunicator final : public Communicator {
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
     NG_CUDA_CHECK(cudaStreamWaitEvent(kernels::cuda::stream(device_), done, 0));
+  }
+
+ protected:
+  void abort_job(int code) override {
+    if (comm_ != nullptr) ncclCommAbort(comm_);
+    comm_ = nullptr;
+    mpi_.abort(code);
   }
 
  private:
