@@ -6,6 +6,7 @@
 
 #include "apps/cli.h"
 #include "dist/param_sync.h"
+#include "dist/sync_batchnorm.h"
 
 namespace ng::app {
 
@@ -38,6 +39,11 @@ void check_launch(const RunConfig& cfg, int ranks) {
     throw ConfigError("optimizer.type: \"" + opt + "\" is not supported with several ranks yet (distributed: " +
                       launched + "); data-parallel runs support \"sgd\" and \"adamw\"");
   const DataFacts facts = data_facts(cfg.data);
+  const int64_t last = facts.train_records % cfg.train.batch_size;
+  if (cfg.distributed.sync_batchnorm && !cfg.data.drop_last && last > 0 && last < ranks)
+    throw ConfigError("data.drop_last: the last batch of " + std::to_string(last) + " images leaves some of the " +
+                      launched + " without images, which distributed.sync_batchnorm cannot serve (every rank " +
+                      "takes part in the statistics); set data.drop_last to true");
   if (facts.test_records < ranks)
     throw ConfigError("data.test_subset: " + std::to_string(facts.test_records) + " test images for " + launched +
                       " (every rank evaluates a share; launch at most as many ranks as test images)");
@@ -105,8 +111,6 @@ namespace ng::app {
 
 namespace {
 
-std::vector<Tensor*> parameters_of(Module& model) { return model.parameters(); }
-
 std::vector<Tensor*> state_of(Module& model) {
   std::vector<Tensor*> out;
   for (const auto& [name, t] : model.state()) out.push_back(t);
@@ -127,8 +131,9 @@ DataParallel::~DataParallel() = default;
 void DataParallel::start(Module& model) {
   if (!comm()) return;
   dist::broadcast_tensors(*comm_, state_of(model));
+  if (spec_.sync_batchnorm) dist::sync_batchnorm(model, *comm_);
   std::vector<Tensor> params;
-  for (Tensor* p : parameters_of(model)) params.push_back(*p);
+  for (Tensor* p : model.parameters()) params.push_back(*p);
   reducer_ = std::make_unique<dist::GradReducer>(*comm_, params,
                                                  static_cast<int64_t>(spec_.bucket_mb * 1024.0 * 1024.0));
 }
@@ -153,12 +158,12 @@ void DataParallel::combine(double& mean_loss, int64_t& correct, int64_t& images)
 void DataParallel::synchronise(Module& model) {
   if (!comm()) return;
   dist::broadcast_tensors(*comm_, buffers_of(model));
-  dist::check_identical(*comm_, parameters_of(model), "parameters");
+  dist::check_identical(*comm_, model.parameters(), "parameters");
 }
 
 void DataParallel::maybe_check(Module& model, int64_t global_step) {
   if (comm() && spec_.check_interval_steps > 0 && global_step % spec_.check_interval_steps == 0)
-    dist::check_identical(*comm_, parameters_of(model), "parameters");
+    dist::check_identical(*comm_, model.parameters(), "parameters");
 }
 
 double DataParallel::wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0.0; }

@@ -1,6 +1,7 @@
 // layers/batchnorm2d.cpp — BatchNorm2d: PyTorch's state layout and mode logic around ng::batch_norm2d.
 #include "layers/batchnorm2d.h"
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/error.h"
 
@@ -38,7 +39,29 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     momentum = opt_.momentum ? *opt_.momentum : 1.0 / count;
   }
   const bool batch_stats = is_training() || !opt_.track_running_stats;
+  if (batch_stats && is_training() && batch_sum_) return forward_synced(x, momentum);
   return batch_norm2d(x, weight_, bias_, running_mean_, running_var_, batch_stats, momentum, opt_.eps);
+}
+
+Tensor BatchNorm2d::forward_synced(const Tensor& x, double momentum) {
+  const int64_t C = num_features_;
+  const Shape per_channel{1, C, 1, 1};
+  const Tensor xf = x.dtype() == DType::f32 ? x : to_dtype(x, DType::f32);
+  Tensor count = Tensor::full({1}, static_cast<double>(x.size(0) * x.size(2) * x.size(3)), DType::f32, x.device());
+  const double M = batch_sum_(count).item();
+  NG_CHECK(M > 1, "BatchNorm2d (sync_batchnorm): training needs more than one value per channel over all ranks");
+  const Tensor mu = mul(batch_sum_(sum(xf, {0, 2, 3})), 1.0 / M);
+  const Tensor centred = sub(xf, reshape(mu, per_channel));
+  const Tensor var = mul(batch_sum_(sum(mul(centred, centred), {0, 2, 3})), 1.0 / M);
+  const Tensor invstd = exp(mul(log(add(var, opt_.eps)), -0.5));
+  Tensor y = mul(centred, reshape(invstd, per_channel));
+  if (weight_.defined()) y = add(mul(y, reshape(weight_, per_channel)), reshape(bias_, per_channel));
+  if (opt_.track_running_stats) {
+    NoGradGuard no_grad;
+    running_mean_.copy_(add(mul(running_mean_, 1.0 - momentum), mul(mu.detach(), momentum)));
+    running_var_.copy_(add(mul(running_var_, 1.0 - momentum), mul(var.detach(), momentum * M / (M - 1))));
+  }
+  return x.dtype() == DType::f32 ? y : to_dtype(y, x.dtype());
 }
 
 }  // namespace ng

@@ -8,6 +8,7 @@
 // (cumulative average) when momentum is unset. Eval mode normalises with the running buffers; without
 // running statistics both modes use the batch statistics (as PyTorch does).
 #pragma once
+#include <functional>
 #include <optional>
 
 #include "layers/module.h"
@@ -34,11 +35,21 @@ class BatchNorm2d : public Module {
   Tensor& running_var() { return running_var_; }
   Tensor& num_batches_tracked() { return num_batches_tracked_; }
 
+  // Synchronised batch statistics (data-parallel sync_batchnorm, dist/sync_batchnorm.h): `sum` adds a
+  // float32 tensor up over all ranks, differentiably. While set, training normalises with the mean and
+  // biased variance of the whole global batch, μ = Σ_ranks Σ x / M and σ² = Σ_ranks Σ (x − μ)² / M
+  // (M: values per channel over all ranks), and the running buffers take them (σ² · M/(M − 1)).
+  using BatchSum = std::function<Tensor(const Tensor&)>;
+  void set_batch_sum(BatchSum sum) { batch_sum_ = std::move(sum); }
+
  private:
+  Tensor forward_synced(const Tensor& x, double momentum);
+
   int64_t num_features_;
   BatchNorm2dOptions opt_;
   Tensor weight_, bias_;
   Tensor running_mean_, running_var_, num_batches_tracked_;
+  BatchSum batch_sum_;
 };
 
 }  // namespace ng
