@@ -175,6 +175,60 @@ TEST(DataParallelTrain, BadLaunchesExitWithTwoNamingTheKey) {
   expect_refused(2, bad_key, "distributed.buckets");
 }
 
+// The pid of the natgrad process that mpirun `launcher` started as `rank` (from its environment), or 0.
+pid_t rank_pid(pid_t launcher, int rank) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string stat = read_file(e.path() / "stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || std::atoi(stat.c_str() + stat.find(' ', close + 2) + 1) != launcher) continue;
+    const std::string env = read_file(e.path() / "environ");
+    if (env.find(std::string("OMPI_COMM_WORLD_RANK=") + std::to_string(rank) + '\0') != std::string::npos)
+      return std::atoi(e.path().filename().c_str());
+  }
+  return 0;
+}
+
+// Starts a long 2-rank run, waits until it trains, sends `signal` to rank 1 and returns how the job ended
+// and after how many seconds.
+std::pair<RunResult, double> disturb_rank_one(int signal, const TempDir& dir) {
+  nlohmann::json cfg = config("sgd", 32, false);
+  cfg["train"]["epochs"] = 10000;
+  cfg["distributed"]["timeout_s"] = 5;
+  const std::string log = dir / "log";
+  const pid_t launcher = spawn(2, {"train", write_config(dir / "c.json", cfg), "--out", dir / "run"}, log);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!std::filesystem::exists(dir / "run/checkpoints/last.safetensors") && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const pid_t victim = rank_pid(launcher, 1);
+  EXPECT_GT(victim, 0) << "rank 1 not found";
+  if (victim > 0) kill(victim, signal);
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult r = finish(launcher, log);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  kill(-launcher, SIGKILL);  // whatever is left of the job's process group
+  return {r, seconds};
+}
+
+TEST(DataParallelTrain, AKilledRankEndsTheJobNamingIt) {
+  if (!mpi_built()) GTEST_SKIP() << "built without MPI";
+  TempDir dir;
+  const auto [r, seconds] = disturb_rank_one(SIGKILL, dir);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_NE(r.output.find("rank 1"), std::string::npos) << r.output;
+}
+
+// A rank that stops responding (SIGSTOP) without dying: the others give up after distributed.timeout_s.
+TEST(DataParallelTrain, AHangingRankEndsTheJobAfterTheTimeout) {
+  if (!mpi_built()) GTEST_SKIP() << "built without MPI";
+  TempDir dir;
+  const auto [r, seconds] = disturb_rank_one(SIGSTOP, dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_NE(r.output.find("rank 0 of 2 failed: rank 0: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("did not complete within 5 s"), std::string::npos) << r.output;
+}
+
 TEST(DataParallelTrain, ARankLaunchedWithoutMpiInTheBuildIsRefused) {
   if (mpi_built()) GTEST_SKIP() << "this build has MPI (the check runs in a build without it)";
   TempDir dir;
