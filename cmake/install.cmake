@@ -52,4 +52,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libc6, libstdc++6, libgomp1, libopenblas-dev, libdnnl-dev, nlohmann-json3-dev, zlib1g-dev, libcurl4-openssl-dev, libssl-dev")
+if(NATGRAD_WITH_MPI)  # the CLI links Open MPI (data-parallel training)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenmpi3, openmpi-bin")
+endif()
 include(CPack)
