@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <thread>
 
 #include "core/safetensors.h"
@@ -95,6 +96,7 @@ nlohmann::json config(const std::string& optimizer, int64_t batch, bool batchnor
 void expect_close(const std::string& a, const std::string& b, double tol) {
   const SafetensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
   ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+  double worst = 0.0;
   for (const auto& [name, t] : fa.tensors) {
     const Tensor* u = fb.find(name);
     ASSERT_NE(u, nullptr) << name;
@@ -106,7 +108,9 @@ void expect_close(const std::string& a, const std::string& b, double tol) {
       scale = std::max(scale, std::fabs(y[i]));
     }
     EXPECT_LE(diff, tol * scale) << name << ": max difference " << diff << ", max value " << scale;
+    worst = std::max(worst, diff / scale);
   }
+  std::cout << "largest relative difference over the tensors of " << a << ": " << worst << "\n";
 }
 
 void expect_equivalent(const std::string& optimizer, int ranks, int64_t batch, bool batchnorm) {
