@@ -1,8 +1,10 @@
 // apps/distributed.cpp — launch checks and rank-0 agreement for data-parallel `natgrad train`.
 #include "apps/distributed.h"
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "apps/cli.h"
 #include "dist/param_sync.h"
@@ -91,6 +93,17 @@ int run_rank(dist::Communicator& comm, const std::function<int()>& fn) {
     std::fprintf(stderr, "natgrad train: rank %d of %d failed: %s\n", comm.rank(), comm.size(), e.what());
     std::fflush(stderr);
     comm.abort(1);
+  }
+}
+
+void settle_failed_launch(dist::Communicator* comm) {
+  if (dist::launched_ranks() == 1) return;
+  try {
+    if (comm != nullptr) comm->barrier();
+    else if (dist::mpi_built()) dist::make_communicator("mpi", 30.0)->barrier();
+    else if (dist::launched_rank() != 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+  } catch (const std::exception&) {
+    // the ranks could not meet (another rank failed differently); the job ends without waiting
   }
 }
 

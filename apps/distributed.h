@@ -29,6 +29,11 @@ void on_root(dist::Communicator& comm, const std::function<void()>& fn);
 // are every rank's alike) is written to stderr with this rank's number and ends the whole job (exit 1).
 int run_rank(dist::Communicator& comm, const std::function<int()>& fn);
 
+// After this rank failed with `comm` (null: before the ranks were connected): lets rank 0's error reach
+// the output before mpirun ends the job on the first failed rank. The ranks meet in a barrier (rank 0
+// printed before it); a build without MPI cannot connect them, so ranks other than 0 wait a second.
+void settle_failed_launch(dist::Communicator* comm);
+
 // While alive, std::cout and std::cerr print nothing on ranks other than 0 (rank 0 reports for the job).
 class QuietUnlessRankZero {
  public:

@@ -147,7 +147,8 @@ std::string communicator_backend(const RunConfig& cfg, int ranks) {
 
 int run_train_command(const std::vector<std::string>& argv) {
   const QuietUnlessRankZero quiet;
-  return run_command("train", kUsage, [&] {
+  std::unique_ptr<dist::Communicator> comm;
+  const int code = run_command("train", kUsage, [&] {
     const Args a = parse_args(argv, {"--set", "--out", "--resume", "--init", "--stop-after-epoch"}, {"--no-test"});
     if (a.help) {
       std::cout << kUsage;
@@ -165,13 +166,15 @@ int run_train_command(const std::vector<std::string>& argv) {
     check_launch(cfg, ranks);
     if (ranks > 1 && cfg.device.is_cuda()) cfg.device = Device::cuda(dist::launched_local_rank());  // one GPU per rank
     require_device(cfg);
-    const auto comm = dist::make_communicator(communicator_backend(cfg, ranks), cfg.distributed.timeout_s);
+    comm = dist::make_communicator(communicator_backend(cfg, ranks), cfg.distributed.timeout_s);
     o.comm = comm.get();
     return run_rank(*comm, [&] {
       const TrainOutcome r = train_in_run_dir(cfg, o);
       return comm->rank() == 0 ? print_outcome(r, cfg, o) : (r.ok ? 0 : 1);
     });
   });
+  if (code != 0) settle_failed_launch(comm.get());
+  return code;
 }
 
 }  // namespace ng::app

@@ -253,6 +253,33 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
   if (improved && cfg.checkpoint.best) save_last(s, s.paths.best_checkpoint());
 }
 
+struct StepLoss {
+  double loss = 0.0;      // mean over the global batch
+  int64_t correct = 0;    // over the global batch
+  int64_t images = 0;     // of the global batch
+  std::string where;      // a non-finite loss's first layer or parameter (found on this rank), else ""
+};
+
+// One step's forward and backward pass on this rank's slice of batch `b` (with one rank: all of it), the
+// gradients averaged over the ranks.
+StepLoss forward_backward(Session& s, const data::Batch& b) {
+  const Tensor x = b.images.to(s.cfg.device), y = b.labels.to(s.cfg.device);
+  StepLoss r;
+  r.images = x.size(0);  // none in a rank's slice of a last batch smaller than the rank count
+  s.dp.begin_step(r.images, b.global_size);
+  if (r.images > 0) {
+    const Tensor logits = logits_f32(*s.model, x);
+    const Tensor loss = cross_entropy(logits, y, Reduction::mean, s.cfg.train.label_smoothing);
+    r.loss = loss.item();
+    if (!std::isfinite(r.loss)) r.where = locate_non_finite(*s.model, x);
+    loss.backward();
+    r.correct = count_correct(logits, y);
+  }
+  s.dp.finish_step();
+  s.dp.combine(r.loss, r.correct, r.images);
+  return r;
+}
+
 // Logs a skipped step or a non-finite loss (`where`: the parameter or layer it was found in); true when
 // the run has diverged.
 bool record_skip(Session& s, int64_t epoch, int64_t step, const std::string& reason, const std::string& where) {
@@ -320,22 +347,10 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
     double window_loss = 0.0;
     int64_t window_images = 0, window_batches = 0;
     while (auto b = s.train->next()) {
-      const Tensor x = b->images.to(cfg.device), y = b->labels.to(cfg.device);
-      int64_t n = x.size(0), correct = 0;  // this rank's images (none in a too small last batch's slice)
-      double lv = 0.0;
-      std::string loss_where;
       s.opt->zero_grad();
-      s.dp.begin_step(n, b->global_size);
-      if (n > 0) {
-        const Tensor logits = logits_f32(*s.model, x);
-        const Tensor loss = cross_entropy(logits, y, Reduction::mean, cfg.train.label_smoothing);
-        lv = loss.item();
-        loss_where = std::isfinite(lv) ? "" : locate_non_finite(*s.model, x);
-        loss.backward();
-        correct = count_correct(logits, y);
-      }
-      s.dp.finish_step();
-      s.dp.combine(lv, correct, n);
+      const StepLoss sl = forward_backward(s, *b);
+      const double lv = sl.loss;
+      const int64_t n = sl.images;
       const optim::StepReport rep = s.opt->step();
       for (const auto& rec : s.opt->take_diagnostics()) {
         nlohmann::json j = rec.to_json();
@@ -346,7 +361,7 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
         // A non-finite loss is traced to its first layer; otherwise the optimizer names the parameter.
         const std::string reason = std::isfinite(lv) ? rep.reason
                                    : std::string("non-finite loss (") + (std::isnan(lv) ? "NaN" : lv > 0 ? "+inf" : "-inf") + ")";
-        const std::string where = loss_where.empty() ? rep.where : loss_where;
+        const std::string where = sl.where.empty() ? rep.where : sl.where;
         if (record_skip(s, epoch, rep.step, reason, where)) {
           failure = "diverged: " + std::to_string(s.st.consecutive_skips) + " consecutive steps skipped; last: " +
                     reason + " in '" + where + "'";
@@ -355,7 +370,7 @@ TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream
       } else {
         s.st.consecutive_skips = 0;
         s.st.epoch_loss_sum += lv * static_cast<double>(n);
-        s.st.epoch_correct += correct;
+        s.st.epoch_correct += sl.correct;
         s.st.epoch_seen += n;
         window_loss += lv;
         window_images += n;
