@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/distributed.h"
 #include "apps/run_dir.h"
 #include "core/error.h"
 
@@ -44,6 +45,13 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (cmd == "train") return ng::app::run_train_command(args);
+    if (ng::dist::launched_ranks() > 1) {  // only train runs data-parallel; the others would race on their files
+      if (ng::dist::launched_rank() == 0)
+        std::cerr << "natgrad " << cmd << ": runs as one process (only `natgrad train` runs under mpirun with "
+                  << "several ranks); launch it without mpirun\n";
+      ng::app::settle_failed_launch(nullptr);
+      return 2;
+    }
     if (cmd == "compare") return ng::app::run_compare_command(args);
     if (cmd == "tune") return ng::app::run_tune_command(args);
     if (cmd == "report") return ng::app::run_report_command(args);

@@ -233,6 +233,14 @@ TEST(DataParallelTrain, AHangingRankEndsTheJobAfterTheTimeout) {
   EXPECT_NE(r.output.find("did not complete within 5 s"), std::string::npos) << r.output;
 }
 
+TEST(DataParallelTrain, OtherCommandsRefuseSeveralRanks) {
+  if (!mpi_built()) GTEST_SKIP() << "built without MPI";
+  TempDir dir;
+  const RunResult r = run(2, {"validate", write_config(dir / "c.json", config("sgd", 32, false))}, dir);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("natgrad validate: runs as one process"), std::string::npos) << r.output;
+}
+
 TEST(DataParallelTrain, ARankLaunchedWithoutMpiInTheBuildIsRefused) {
   if (mpi_built()) GTEST_SKIP() << "this build has MPI (the check runs in a build without it)";
   TempDir dir;
