@@ -66,11 +66,10 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return out;
 }
 
-// Starts `natgrad args...` with stdout and stderr going to `log`; returns the child's pid. `in_child`, if
-// given, runs in the child before the exec (e.g. to set resource limits).
-inline pid_t spawn_natgrad(const std::vector<std::string>& args, const std::string& log,
+// Starts the program cmd[0] with the arguments cmd[1..], stdout and stderr going to `log`; returns the
+// child's pid. `in_child`, if given, runs in the child before the exec (e.g. to set resource limits).
+inline pid_t spawn_command(const std::vector<std::string>& cmd, const std::string& log,
                            const std::function<void()>& in_child = {}) {
-  const std::string bin = natgrad_binary();
   const pid_t pid = fork();
   if (pid == 0) {
     if (in_child) in_child();
@@ -78,13 +77,21 @@ inline pid_t spawn_natgrad(const std::vector<std::string>& args, const std::stri
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     close(fd);
-    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    std::vector<char*> argv;
+    for (const auto& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execv(argv[0], argv.data());
     _exit(127);
   }
   return pid;
+}
+
+// Starts `natgrad args...` (spawn_command).
+inline pid_t spawn_natgrad(const std::vector<std::string>& args, const std::string& log,
+                           const std::function<void()>& in_child = {}) {
+  std::vector<std::string> cmd{natgrad_binary()};
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return spawn_command(cmd, log, in_child);
 }
 
 struct RunResult {
@@ -92,9 +99,8 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-inline RunResult run_natgrad(const std::vector<std::string>& args, const std::function<void()>& in_child = {}) {
-  const std::string log = (fs::temp_directory_path() / ("natgrad-apps-log-" + std::to_string(getpid()))).string();
-  const pid_t pid = spawn_natgrad(args, log, in_child);
+// Waits for the child `pid`; its exit code and the text of its `log`, which is removed.
+inline RunResult wait_for(pid_t pid, const std::string& log) {
   int status = 0;
   waitpid(pid, &status, 0);
   RunResult r;
@@ -102,6 +108,11 @@ inline RunResult run_natgrad(const std::vector<std::string>& args, const std::fu
   r.output = read_file(log);
   std::remove(log.c_str());
   return r;
+}
+
+inline RunResult run_natgrad(const std::vector<std::string>& args, const std::function<void()>& in_child = {}) {
+  const std::string log = (fs::temp_directory_path() / ("natgrad-apps-log-" + std::to_string(getpid()))).string();
+  return wait_for(spawn_natgrad(args, log, in_child), log);
 }
 
 // A small but complete run: a conv → BN → ReLU → pool → dropout → linear net on the first 384 CIFAR-10

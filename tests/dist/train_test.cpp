@@ -25,40 +25,19 @@ using app::testing::RunResult;
 using app::testing::TempDir;
 using app::testing::write_config;
 
-// Starts `mpirun -np N natgrad args...` (N = 1: natgrad alone) with output into `log`; returns its pid.
+// Starts `mpirun -np N natgrad args...` (N = 1: natgrad alone) with output into `log`, in a process group
+// of its own (so a test can end mpirun and its ranks together); returns its pid.
 pid_t spawn(int ranks, const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> cmd;
   if (ranks > 1) cmd = {NATGRAD_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", std::to_string(ranks)};
   cmd.push_back(app::testing::natgrad_binary());
   cmd.insert(cmd.end(), args.begin(), args.end());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);  // a group of its own: the test can end mpirun and its ranks together
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    std::vector<char*> argv;
-    for (auto& a : cmd) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-RunResult finish(pid_t pid, const std::string& log) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.output = read_file(log);
-  return r;
+  return app::testing::spawn_command(cmd, log, [] { setpgid(0, 0); });
 }
 
 RunResult run(int ranks, const std::vector<std::string>& args, const TempDir& dir) {
   const std::string log = dir / ("log-" + std::to_string(ranks));
-  return finish(spawn(ranks, args, log), log);
+  return app::testing::wait_for(spawn(ranks, args, log), log);
 }
 
 // 320 training images in global batches of `batch` (augmented: crops and flips keyed by image), 101 test
@@ -207,7 +186,7 @@ std::pair<RunResult, double> disturb_rank_one(int signal, const TempDir& dir) {
   EXPECT_GT(victim, 0) << "rank 1 not found";
   if (victim > 0) kill(victim, signal);
   const auto t0 = std::chrono::steady_clock::now();
-  RunResult r = finish(launcher, log);
+  RunResult r = app::testing::wait_for(launcher, log);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   kill(-launcher, SIGKILL);  // whatever is left of the job's process group
   return {r, seconds};
