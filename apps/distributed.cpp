@@ -179,6 +179,11 @@ void DataParallel::maybe_check(Module& model, int64_t global_step) {
     dist::check_identical(*comm_, model.parameters(), "parameters");
 }
 
-double DataParallel::wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0.0; }
+double DataParallel::take_wait_seconds() {
+  if (!reducer_) return 0.0;
+  const double since = reducer_->wait_seconds() - waited_;
+  waited_ = reducer_->wait_seconds();
+  return since;
+}
 
 }  // namespace ng::app

@@ -76,13 +76,14 @@ class DataParallel {
   void synchronise(Module& model);
   // Every check_interval_steps steps (distributed.check_interval_steps): the parameter check alone.
   void maybe_check(Module& model, int64_t global_step);
-  // Seconds spent waiting for gradient communication.
-  double wait_seconds() const;
+  // Seconds finish_step() waited for gradient communication since the last call (rank 0's, rank-local).
+  double take_wait_seconds();
 
  private:
   dist::Communicator* comm_;
   DistributedSpec spec_;
   std::unique_ptr<dist::GradReducer> reducer_;
+  double waited_ = 0.0;  // reducer_->wait_seconds() at the last take_wait_seconds()
 };
 
 }  // namespace ng::app

@@ -241,6 +241,7 @@ void finish_epoch(Session& s, int64_t epoch, double epoch_seconds, double elapse
   }
   line["time"] = elapsed;
   line["peak_memory_bytes"] = peak_memory_bytes(cfg.device);
+  if (s.dp.size() > 1) line["gradient_wait_seconds"] = s.dp.take_wait_seconds();
   s.log_metrics(line);
   s.progress.message(msg + "  (" + format_duration(epoch_seconds) + ")");
 
