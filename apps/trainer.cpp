@@ -272,7 +272,10 @@ StepLoss forward_backward(Session& s, const data::Batch& b) {
     const Tensor logits = logits_f32(*s.model, x);
     const Tensor loss = cross_entropy(logits, y, Reduction::mean, s.cfg.train.label_smoothing);
     r.loss = loss.item();
-    if (!std::isfinite(r.loss)) r.where = locate_non_finite(*s.model, x);
+    // The trace runs the model on this rank alone: not with synchronised BatchNorm over several ranks,
+    // whose statistics need every rank.
+    const bool traceable = s.dp.size() == 1 || !s.cfg.distributed.sync_batchnorm;
+    if (!std::isfinite(r.loss) && traceable) r.where = locate_non_finite(*s.model, x);
     loss.backward();
     r.correct = count_correct(logits, y);
   }
