@@ -71,6 +71,13 @@ nlohmann::json scheduled_json(const optim::Optimizer& opt) {
 
 nlohmann::json number_or_null(double v, bool valid) { return valid ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+// The config's thread count; 0: the machine's hardware threads, shared by the ranks running on it.
+int run_threads(const RunConfig& cfg) {
+  if (cfg.threads > 0) return static_cast<int>(cfg.threads);
+  const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, hardware / dist::launched_local_ranks());
+}
+
 // Everything the loop needs, built from the config.
 struct Session {
   const RunConfig& cfg;
@@ -107,8 +114,7 @@ struct Session {
 
 void build(Session& s, const TrainOptions& o) {
   const RunConfig& cfg = s.cfg;
-  set_num_threads(cfg.threads > 0 ? static_cast<int>(cfg.threads)
-                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_num_threads(run_threads(cfg));
   s.data = load_datasets(cfg.data, cfg.seed);
   const auto& tr = *s.data.train;
   check_model(cfg.model, InputGeometry{tr.channels, tr.height, tr.width, static_cast<int64_t>(tr.class_names.size())});
@@ -321,7 +327,7 @@ void prepare_run_dir(const RunConfig& cfg, const TrainOptions& o) {
                       " to continue it, or another --out)");
   fs::create_directories(p.checkpoints());
   write_json_file(p.config(), cfg.resolved);
-  nlohmann::json prov = provenance(o.command_line, static_cast<int>(cfg.threads > 0 ? cfg.threads : std::thread::hardware_concurrency()));
+  nlohmann::json prov = provenance(o.command_line, run_threads(cfg));
   prov["init_weights"] = o.init_weights;
   prov["distributed"] = ranks;
   write_json_file(p.provenance(), prov);

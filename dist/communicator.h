@@ -70,6 +70,8 @@ int launched_ranks();
 int launched_rank();
 // The launcher's local rank of this process on its machine (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID); 0 if none.
 int launched_local_rank();
+// How many ranks the launcher started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS); 1 if none.
+int launched_local_ranks();
 // Whether this build has the MPI (NCCL) communicator.
 bool mpi_built();
 bool nccl_built();
