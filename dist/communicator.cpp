@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #ifdef NATGRAD_WITH_MPI
 #include "dist/mpi_communicator.h"
