@@ -25,6 +25,14 @@ using app::testing::RunResult;
 using app::testing::TempDir;
 using app::testing::write_config;
 
+// In a sanitizer build, LeakSanitizer must tell Open MPI's allocations from natgrad's (tests/dist/CMakeLists.txt):
+// Open MPI's libraries are suppressed, found with the slow unwinder, and its plugins stay loaded.
+void mpi_sanitizer_env() {
+  const std::string lsan = std::string("suppressions=") + NATGRAD_SOURCE_DIR + "/tests/dist/lsan.supp:fast_unwind_on_malloc=0";
+  setenv("LSAN_OPTIONS", lsan.c_str(), 1);
+  setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
+}
+
 // Starts `mpirun -np N natgrad args...` (N = 1: natgrad alone) with output into `log`, in a process group
 // of its own (so a test can end mpirun and its ranks together); returns its pid.
 pid_t spawn(int ranks, const std::vector<std::string>& args, const std::string& log) {
@@ -32,7 +40,10 @@ pid_t spawn(int ranks, const std::vector<std::string>& args, const std::string& 
   if (ranks > 1) cmd = {NATGRAD_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", std::to_string(ranks)};
   cmd.push_back(app::testing::natgrad_binary());
   cmd.insert(cmd.end(), args.begin(), args.end());
-  return app::testing::spawn_command(cmd, log, [] { setpgid(0, 0); });
+  return app::testing::spawn_command(cmd, log, [] {
+    setpgid(0, 0);
+    mpi_sanitizer_env();
+  });
 }
 
 RunResult run(int ranks, const std::vector<std::string>& args, const TempDir& dir) {
