@@ -6,6 +6,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/optim_values.h"
+#include "optim/batched/factor_updates.h"
 
 namespace ng::optim {
 
@@ -176,15 +177,7 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
 
 std::vector<std::vector<size_t>> CurvatureOptimizer::update_batches(
     const std::vector<size_t>& layers, const std::function<size_t(size_t)>& temporaries) const {
-  std::vector<std::vector<size_t>> batches;
-  size_t bytes = 0;
-  for (size_t l : layers) {
-    const size_t need = temporaries(l);
-    if (batches.empty() || bytes + need > batch_bytes_) batches.emplace_back(), bytes = 0;
-    batches.back().push_back(l);
-    bytes += need;
-  }
-  return batches;
+  return split_into_batches(layers, temporaries, batch_bytes_);
 }
 
 void CurvatureOptimizer::on_step_end(bool) {
