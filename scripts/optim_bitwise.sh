@@ -16,7 +16,8 @@ mode=$1 dir=$2
 [[ $mode == --check && ! -d $dir ]] && { echo "optim_bitwise: no recorded results in '$dir'" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The checkpoint's bytes without the training state's wall-clock times (elapsed, epoch_seconds).
+# The checkpoint's bytes without the training state's wall-clock times (elapsed, epoch_seconds) and the size
+# of metrics.jsonl (whose lines hold images/s).
 without_times() {
   python3 - "$1" <<'PY'
 import json, struct, sys
@@ -24,7 +25,7 @@ b = open(sys.argv[1], 'rb').read()
 n = struct.unpack('<Q', b[:8])[0]
 header = json.loads(b[8:8 + n])
 train = json.loads(header['__metadata__']['natgrad.train'])
-for key in ('elapsed', 'epoch_seconds'):
+for key in ('elapsed', 'epoch_seconds', 'metrics_bytes'):
     train['state'].pop(key, None)
 header['__metadata__']['natgrad.train'] = json.dumps(train, sort_keys=True)
 sys.stdout.buffer.write(json.dumps(header, sort_keys=True).encode() + b[8 + n:])
