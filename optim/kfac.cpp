@@ -2,7 +2,7 @@
 #include "optim/kfac.h"
 
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
+#include "kernels/tensor_gemm.h"
 #include "kernels/linalg.h"
 #include "kernels/optim_values.h"
 #include "optim/batched/factor_updates.h"
@@ -10,10 +10,6 @@
 namespace ng::optim {
 
 namespace {
-
-void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0, double beta = 0.0) {
-  NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
-}
 
 // out = α·X + β·Y elementwise (same shape/dtype/device), one rounding.
 Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
@@ -24,7 +20,7 @@ Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
 
 Tensor gram(const Tensor& X) {  // XᵀX
   Tensor out = Tensor::empty({X.size(1), X.size(1)}, X.dtype(), X.device());
-  gemm(X, true, X, false, out);
+  gemm_into(X, true, X, false, out);
   return out;
 }
 
@@ -34,22 +30,10 @@ double avgtr(const Tensor& M) {
   return t / static_cast<double>(M.size(0));
 }
 
-std::vector<std::vector<ParamRef>> params_of(const std::vector<KFAC::Group>& groups) {
-  std::vector<std::vector<ParamRef>> out;
-  for (const auto& g : groups) out.push_back(g.params);
-  return out;
-}
-
-std::vector<CurvatureHyper> common_of(const std::vector<KFAC::Group>& groups) {
-  std::vector<CurvatureHyper> out;
-  for (const auto& g : groups) out.push_back(g.hyper);
-  return out;
-}
-
 }  // namespace
 
 KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)
-    : CurvatureOptimizer("kfac", std::move(layers), params_of(groups), common_of(groups)) {
+    : CurvatureOptimizer("kfac", std::move(layers), params_of(groups), hypers_of(groups)) {
   for (size_t g = 0; g < groups.size(); ++g) {
     NG_CHECK(groups[g].hyper.T_inv >= 1, "kfac group ", g, ": T_inv must be >= 1, got ", groups[g].hyper.T_inv);
     NG_CHECK(groups[g].hyper.lr_cov <= 1, "kfac group ", g, ": lr_cov (the EMA weight θ) must be <= 1, got ",
@@ -64,7 +48,6 @@ KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vec
     s.G = Tensor::eye(L.d_o, L.dtype_C, dev);
     state_.push_back(std::move(s));
   }
-  request_captures(0);
 }
 
 void KFAC::absorb(size_t l, const Tensor& a, const Tensor& g) {

@@ -13,25 +13,9 @@
 
 namespace ng::optim {
 
-namespace {
-
-std::vector<std::vector<ParamRef>> params_of(const std::vector<SINGD::Group>& groups) {
-  std::vector<std::vector<ParamRef>> out;
-  for (const auto& g : groups) out.push_back(g.params);
-  return out;
-}
-
-std::vector<CurvatureHyper> common_of(const std::vector<SINGD::Group>& groups) {
-  std::vector<CurvatureHyper> out;
-  for (const auto& g : groups) out.push_back(g.hyper);
-  return out;
-}
-
-}  // namespace
-
 SINGD::SINGD(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups,
              double init_grad_scale)
-    : CurvatureOptimizer("singd", std::move(layers), params_of(groups), common_of(groups)),
+    : CurvatureOptimizer("singd", std::move(layers), params_of(groups), hypers_of(groups)),
       prev_grad_scale_(init_grad_scale) {
   NG_CHECK(init_grad_scale > 0 && std::isfinite(init_grad_scale), "singd: init_grad_scale must be positive, got ",
            init_grad_scale);
@@ -54,7 +38,6 @@ SINGD::SINGD(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::v
     }
     state_.push_back(std::move(s));
   }
-  request_captures(0);
 }
 
 // ---- statistics (docs/singd.md §6.1) ---------------------------------------------------------------------

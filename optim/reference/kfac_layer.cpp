@@ -2,9 +2,9 @@
 #include "optim/reference/kfac_layer.h"
 
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
 #include "kernels/linalg.h"
 #include "kernels/optim_values.h"
+#include "kernels/tensor_gemm.h"
 
 namespace ng::optim {
 
@@ -45,10 +45,10 @@ void kfac_update_factors(KfacFactorUpdate& x) {
 
 Tensor kfac_precondition(const Tensor& A_inv, const Tensor& G_inv, const Tensor& Gm, DType out_dtype) {
   Tensor GmAi = Tensor::empty(Gm.shape(), A_inv.dtype(), Gm.device());
-  NG_DISPATCH(Gm.device(), gemm, Gm, false, A_inv, false, GmAi, 1.0, 0.0);  // Gm A⁻¹
+  gemm_into(Gm, false, A_inv, false, GmAi);  // Gm A⁻¹
   const Tensor GmAi_C = GmAi.to(G_inv.dtype());
   Tensor P = Tensor::empty(Gm.shape(), G_inv.dtype(), Gm.device());
-  NG_DISPATCH(Gm.device(), gemm, G_inv, false, GmAi_C, false, P, 1.0, 0.0);  // G⁻¹ (Gm A⁻¹)
+  gemm_into(G_inv, false, GmAi_C, false, P);  // G⁻¹ (Gm A⁻¹)
   return P.to(out_dtype);
 }
 
