@@ -16,8 +16,7 @@ constexpr double kBig = 1e6;
 
 // A factor structure: a name, or {"type": name, "block_size": …} / {"type": "hierarchical", "k1": …, "k2": …}.
 optim::StructureSpec parse_structure(ConfigNode& n, const std::string& key) {
-  static const std::vector<std::string> kNames = {"dense", "diagonal", "block_diagonal", "hierarchical",
-                                                  "tril_toeplitz", "triu_toeplitz"};
+  const std::vector<std::string>& kNames = optim::StructureSpec::names();
   const nlohmann::json* v = n.raw(key);
   optim::StructureSpec s;
   nlohmann::json resolved;
@@ -64,8 +63,7 @@ void parse_sgd_rule(ConfigNode& n, optim::SgdHyper& h, const optim::SgdHyper& de
   h.dampening = n.number("dampening", def.dampening, 0.0, 1.0);
   h.nesterov = n.boolean("nesterov", def.nesterov);
   h.weight_decay = n.number("weight_decay", def.weight_decay, 0.0, kBig);
-  if (h.nesterov && (h.momentum <= 0 || h.dampening != 0))
-    n.fail("nesterov", "needs momentum > 0 and dampening = 0");
+  if (!h.nesterov_allowed()) n.fail("nesterov", "needs momentum > 0 and dampening = 0");
 }
 
 void parse_adamw_rule(ConfigNode& n, optim::AdamWHyper& h, const optim::AdamWHyper& def) {
@@ -201,22 +199,16 @@ std::vector<ScheduleSpec> parse_schedules(ConfigNode n, const OptimizerSpec& opt
 
 namespace {
 
-std::vector<optim::ParamRef> select(const Module& model, bool matrices) {
-  std::vector<optim::ParamRef> out;
-  for (const auto& p : optim::parameters_of(model))
-    if ((p.tensor->dim() > 1) == matrices) out.push_back(p);
-  return out;
-}
-
 template <class H>
 std::unique_ptr<optim::Optimizer> first_order(Module& model, const H& h, bool decay_bias_and_norm) {
   using Opt = optim::FirstOrderOptimizer<H>;
   if (decay_bias_and_norm || h.weight_decay == 0) return std::make_unique<Opt>(optim::parameters_of(model), h);
   H no_decay = h;
   no_decay.weight_decay = 0;
+  optim::DecaySplit split = optim::split_weight_decay(model);
   std::vector<typename Opt::Group> groups;
-  groups.push_back({select(model, true), h});
-  groups.push_back({select(model, false), no_decay});
+  groups.push_back({std::move(split.decay), h});
+  groups.push_back({std::move(split.no_decay), no_decay});
   std::erase_if(groups, [](const auto& g) { return g.params.empty(); });
   return std::make_unique<Opt>(std::move(groups));
 }

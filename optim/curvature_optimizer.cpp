@@ -6,6 +6,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/optim_values.h"
+#include "optim/batched/factor_updates.h"
 
 namespace ng::optim {
 
@@ -97,9 +98,10 @@ CurvatureOptimizer::CurvatureOptimizer(const std::string& who, std::vector<std::
            layers.empty() ? "" : " (are the parameters those of another model?)",
            "; a model without such layers needs a first-order optimizer (SGD, AdamW)");
   for (size_t g = 0; g < common_.size(); ++g) common_[g].validate(who + " group " + std::to_string(g));
+  arm_captures(0);
 }
 
-void CurvatureOptimizer::request_captures(int64_t t) {
+void CurvatureOptimizer::arm_captures(int64_t t) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     if (due(l, t)) {
@@ -115,14 +117,13 @@ void CurvatureOptimizer::accumulate() {
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     if (!due(l, steps()) || !L.layer->capture_ready()) continue;
-    const CaptureRequest again{common_[L.group].kfac_approx, common_[L.group].loss_average, L.dtype_K, L.dtype_C};
     CurvatureCapture c = L.layer->take_capture();
     NG_CHECK(c.a.dim() == 2 && c.a.size(1) == L.d_i && c.g.dim() == 2 && c.g.size(1) == L.d_o, type(), ": layer '",
              L.name, "' captured a ", c.a.describe(), " and g ", c.g.describe(), ", expected [R, ", L.d_i, "] and [R, ",
              L.d_o, "]");
     absorb(l, c.a.to(L.dtype_K).contiguous(), c.g.to(L.dtype_C).contiguous());
-    L.layer->request_capture(again);
   }
+  arm_captures(steps());  // the next micro-batch of this step
 }
 
 Tensor CurvatureOptimizer::grad_matrix(const Layer& L, const StepContext& ctx) const {
@@ -176,20 +177,12 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
 
 std::vector<std::vector<size_t>> CurvatureOptimizer::update_batches(
     const std::vector<size_t>& layers, const std::function<size_t(size_t)>& temporaries) const {
-  std::vector<std::vector<size_t>> batches;
-  size_t bytes = 0;
-  for (size_t l : layers) {
-    const size_t need = temporaries(l);
-    if (batches.empty() || bytes + need > batch_bytes_) batches.emplace_back(), bytes = 0;
-    batches.back().push_back(l);
-    bytes += need;
-  }
-  return batches;
+  return split_into_batches(layers, temporaries, batch_bytes_);
 }
 
 void CurvatureOptimizer::on_step_end(bool) {
   for (size_t l = 0; l < layers_.size(); ++l) clear_statistics(l);
-  request_captures(steps() + 1);
+  arm_captures(steps() + 1);
 }
 
 double* CurvatureOptimizer::hyper_slot(size_t g, const std::string& name) { return find_number(common_[g], name); }

@@ -6,7 +6,7 @@
 //   • statistics: on steps with t mod T = 0 the layer captured a [R_a, d_i] and g [R_g, d_o] during
 //     forward/backward; accumulate() (called by step(), or by the caller after each micro-batch when
 //     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
-//     statistics, and re-arms the capture for the next micro-batch;
+//     statistics, and the captures are armed again for the next micro-batch;
 //   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
 //   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
@@ -88,6 +88,18 @@ class CurvatureOptimizer : public Optimizer {
   CurvatureOptimizer(const std::string& who, std::vector<std::pair<std::string, CurvatureLayer*>> layers,
                      std::vector<std::vector<ParamRef>> groups, std::vector<CurvatureHyper> common);
 
+  // The parameter lists and the shared hyper-parameters of SINGD's or KFAC's groups, for the constructor.
+  template <class Group> static std::vector<std::vector<ParamRef>> params_of(const std::vector<Group>& groups) {
+    std::vector<std::vector<ParamRef>> out;
+    for (const auto& g : groups) out.push_back(g.params);
+    return out;
+  }
+  template <class Group> static std::vector<CurvatureHyper> hypers_of(const std::vector<Group>& groups) {
+    std::vector<CurvatureHyper> out;
+    for (const auto& g : groups) out.push_back(g.hyper);
+    return out;
+  }
+
   const Layer& layer(size_t l) const { return layers_[l]; }
   const CurvatureHyper& common(size_t g) const { return common_[g]; }
   bool due(size_t l, int64_t t) const { return t % common_[layers_[l].group].T == 0; }
@@ -109,18 +121,20 @@ class CurvatureOptimizer : public Optimizer {
   // Optimizer hooks (derived classes call these from their overrides).
   void prepare(StepContext& ctx) override;
   void on_step_end(bool skipped) override;
-  void after_load() override { request_captures(steps()); }
+  void after_load() override { arm_captures(steps()); }
   double* hyper_slot(size_t g, const std::string& name) override;
   std::vector<std::string> hyper_list(size_t g) const override;
   std::vector<std::string> scheduled_names(const std::string& name) const override;
-  // Re-arms the captures for step t (after construction and after loading a state).
-  void request_captures(int64_t t);
   // `layers` (in order) split into consecutive batches whose temporaries(l) add up to at most the batch
   // budget (a layer over it alone).
   std::vector<std::vector<size_t>> update_batches(const std::vector<size_t>& layers,
                                                   const std::function<size_t(size_t)>& temporaries) const;
 
  private:
+  // The one decision which layers capture during the coming forward + backward pass: those due at step t
+  // are requested, the others cancelled. Made whenever t or the captures change: at construction (t = 0),
+  // after a state load, after accumulate() took a micro-batch's captures, and at the end of each step (t + 1).
+  void arm_captures(int64_t t);
   Tensor grad_matrix(const Layer& L, const StepContext& ctx) const;
 
   std::vector<Layer> layers_;

@@ -2,17 +2,14 @@
 #include "optim/kfac.h"
 
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
+#include "kernels/tensor_gemm.h"
 #include "kernels/linalg.h"
 #include "kernels/optim_values.h"
+#include "optim/batched/factor_updates.h"
 
 namespace ng::optim {
 
 namespace {
-
-void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0, double beta = 0.0) {
-  NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
-}
 
 // out = α·X + β·Y elementwise (same shape/dtype/device), one rounding.
 Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
@@ -23,7 +20,7 @@ Tensor axpby(double alpha, const Tensor& X, double beta, const Tensor& Y) {
 
 Tensor gram(const Tensor& X) {  // XᵀX
   Tensor out = Tensor::empty({X.size(1), X.size(1)}, X.dtype(), X.device());
-  gemm(X, true, X, false, out);
+  gemm_into(X, true, X, false, out);
   return out;
 }
 
@@ -33,29 +30,10 @@ double avgtr(const Tensor& M) {
   return t / static_cast<double>(M.size(0));
 }
 
-std::vector<std::vector<ParamRef>> params_of(const std::vector<KFAC::Group>& groups) {
-  std::vector<std::vector<ParamRef>> out;
-  for (const auto& g : groups) out.push_back(g.params);
-  return out;
-}
-
-std::vector<CurvatureHyper> common_of(const std::vector<KFAC::Group>& groups) {
-  std::vector<CurvatureHyper> out;
-  for (const auto& g : groups) out.push_back(g.hyper);
-  return out;
-}
-
 }  // namespace
 
-Tensor damped_cholesky_inverse(const Tensor& M, double damping) {
-  const std::vector<kernels::CholeskyInverse> item = {{M, damping, Tensor::empty(M.shape(), M.dtype(), M.device())}};
-  std::vector<bool> ok;
-  NG_DISPATCH(M.device(), damped_cholesky_inverse, item, ok);
-  return ok[0] ? item[0].out : Tensor();
-}
-
 KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)
-    : CurvatureOptimizer("kfac", std::move(layers), params_of(groups), common_of(groups)) {
+    : CurvatureOptimizer("kfac", std::move(layers), params_of(groups), hypers_of(groups)) {
   for (size_t g = 0; g < groups.size(); ++g) {
     NG_CHECK(groups[g].hyper.T_inv >= 1, "kfac group ", g, ": T_inv must be >= 1, got ", groups[g].hyper.T_inv);
     NG_CHECK(groups[g].hyper.lr_cov <= 1, "kfac group ", g, ": lr_cov (the EMA weight θ) must be <= 1, got ",
@@ -70,7 +48,6 @@ KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vec
     s.G = Tensor::eye(L.d_o, L.dtype_C, dev);
     state_.push_back(std::move(s));
   }
-  request_captures(0);
 }
 
 void KFAC::absorb(size_t l, const Tensor& a, const Tensor& g) {
@@ -85,51 +62,42 @@ void KFAC::clear_statistics(size_t l) {
   state_[l].sum_gg = Tensor();
 }
 
-// All layers together (kernels: one combination launch for the EMAs, lists of inverses in batches of
-// layers, set_update_batch_bytes), so many small layers do not cost a launch and a wait each.
+// One layer's update is optim/reference/kfac_layer.cpp; the layers with statistics or an inversion due run
+// through the batched executor (optim/batched/factor_updates.h) in batches of set_update_batch_bytes
+// (temporaries: the working copies and the inverses before rounding, at most 16 bytes per factor entry of
+// an inverting layer), with the same results.
 void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
-  // A ← (1 − θ)·A + θ·Σaᵀa (θ = lr_cov), G likewise, for the layers with statistics.
-  std::vector<kernels::Combination> emas;
+  std::vector<size_t> busy;
+  std::vector<KfacFactorUpdate> updates(num_layers());
   for (size_t l = 0; l < num_layers(); ++l) {
-    if (!statistics_due[l]) continue;
-    LayerState& s = state_[l];
-    const double beta = common(layer(l).group).lr_cov;
-    s.A1 = Tensor::empty(s.A.shape(), s.A.dtype(), s.A.device());
-    s.G1 = Tensor::empty(s.G.shape(), s.G.dtype(), s.G.device());
-    emas.push_back({{{1.0 - beta, s.A}, {beta, s.sum_aa}}, s.A1});
-    emas.push_back({{{1.0 - beta, s.G}, {beta, s.sum_gg}}, s.G1});
+    const LayerState& s = state_[l];
+    const bool invert = ctx.t % T_inv_[layer(l).group] == 0;
+    if (!statistics_due[l] && !invert) continue;
+    busy.push_back(l);
+    KfacFactorUpdate& x = updates[l];
+    x.A = &s.A, x.G = &s.G;
+    if (statistics_due[l]) x.sum_aa = &s.sum_aa, x.sum_gg = &s.sum_gg;
+    x.theta = common(layer(l).group).lr_cov;
+    x.damping = common(layer(l).group).damping;
+    x.invert = invert;
   }
-  if (!emas.empty()) NG_DISPATCH(emas[0].out.device(), combine, emas);
-
-  // Every T_inv steps: (A + λI)⁻¹, (G + λI)⁻¹ in float32 from the stored values (float64 stays float64),
-  // stored in the factor dtype; in batches of layers (temporaries: the working copies and the inverses
-  // before rounding, at most 16 bytes per factor entry).
-  std::vector<size_t> due;
-  for (size_t l = 0; l < num_layers(); ++l)
-    if (ctx.t % T_inv_[layer(l).group] == 0) due.push_back(l);
-  const auto temporaries = [&](size_t l) { return 16 * static_cast<size_t>(state_[l].A.numel() + state_[l].G.numel()); };
-  for (const auto& batch : update_batches(due, temporaries)) {
-    std::vector<kernels::CholeskyInverse> items;
+  const auto temporaries = [&](size_t l) {
+    return updates[l].invert ? 16 * static_cast<size_t>(state_[l].A.numel() + state_[l].G.numel()) : 0;
+  };
+  for (const auto& batch : update_batches(busy, temporaries)) {
+    std::vector<KfacFactorUpdate*> list;
+    for (size_t l : batch) list.push_back(&updates[l]);
+    kfac_update_factors_batched(list);
     for (size_t l : batch) {
-      const LayerState& s = state_[l];
-      for (const Tensor* F : {statistics_due[l] ? &s.A1 : &s.A, statistics_due[l] ? &s.G1 : &s.G}) {
-        const Tensor work = F->to(F->dtype() == DType::f64 ? DType::f64 : DType::f32);
-        items.push_back({work, common(layer(l).group).damping, Tensor::empty(work.shape(), work.dtype(), work.device())});
+      LayerState& s = state_[l];
+      KfacFactorUpdate& x = updates[l];
+      if (x.failed) {
+        ctx.failure = std::string("KFAC factor ") + x.failed + " + λI is not positive definite (Cholesky failed)";
+        ctx.where = layer(l).name;
+        return;
       }
-    }
-    std::vector<bool> ok;
-    NG_DISPATCH(items[0].M.device(), damped_cholesky_inverse, items, ok);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      LayerState& s = state_[batch[i]];
-      for (int f = 0; f < 2; ++f)
-        if (!ok[2 * i + f]) {
-          ctx.failure = std::string("KFAC factor ") + (f == 0 ? "A" : "G") +
-                        " + λI is not positive definite (Cholesky failed)";
-          ctx.where = layer(batch[i]).name;
-          return;
-        }
-      s.A_inv1 = items[2 * i].out.to(s.A.dtype());
-      s.G_inv1 = items[2 * i + 1].out.to(s.G.dtype());
+      s.A1 = std::move(x.A_new), s.G1 = std::move(x.G_new);
+      s.A_inv1 = std::move(x.A_inv_new), s.G_inv1 = std::move(x.G_inv_new);
     }
   }
 }
@@ -140,12 +108,7 @@ Tensor KFAC::precondition(size_t l, const Tensor& Gm) {
   const Tensor& Ai = s.A_inv1.defined() ? s.A_inv1 : s.A_inv;
   const Tensor& Gi = s.G_inv1.defined() ? s.G_inv1 : s.G_inv;
   NG_CHECK(Ai.defined() && Gi.defined(), "kfac: layer '", L.name, "' has no inverses yet (T_inv must divide step 0)");
-  Tensor Y = Tensor::empty(Gm.shape(), L.dtype_K, Gm.device());
-  gemm(Gm, false, Ai, false, Y);  // Gm A⁻¹ in dtype_K
-  const Tensor Yc = Y.to(L.dtype_C);
-  Tensor N = Tensor::empty(Gm.shape(), L.dtype_C, Gm.device());
-  gemm(Gi, false, Yc, false, N);  // G⁻¹ (Gm A⁻¹) in dtype_C
-  return N.to(param(L.w).tensor->dtype());
+  return kfac_precondition(Ai, Gi, Gm, param(L.w).tensor->dtype());
 }
 
 void KFAC::commit() {

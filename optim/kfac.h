@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "optim/curvature_optimizer.h"
+#include "optim/reference/kfac_layer.h"
 
 namespace ng::optim {
 
@@ -73,9 +74,5 @@ class KFAC final : public CurvatureOptimizer {
   std::vector<int64_t> T_inv_;  // per group
   std::vector<LayerState> state_;
 };
-
-// (M + λI)⁻¹ by Cholesky for a symmetric d×d float32/float64 matrix (computed in M's dtype); returns an
-// undefined tensor if M + λI is not positive definite. CPU (LAPACK potrf/potri from OpenBLAS).
-Tensor damped_cholesky_inverse(const Tensor& M, double damping);
 
 }  // namespace ng::optim

@@ -15,6 +15,7 @@ namespace ng::optim {
 
 namespace {
 constexpr int kStateFormatVersion = 2;
+constexpr size_t kNoParam = std::numeric_limits<size_t>::max();
 constexpr const char* kMetaKey = "natgrad.optimizer";
 
 using json = nlohmann::json;
@@ -83,7 +84,7 @@ void Optimizer::init_groups(const std::string& who, std::vector<std::vector<Para
   std::set<std::string> names;
   std::set<const Tensor*> tensors;
   for (auto& ps : groups) {
-    Group g;
+    ParamGroup g;
     for (auto& p : ps) {
       NG_CHECK(p.tensor && p.tensor->defined(), who, ": parameter '", p.name, "' is undefined");
       NG_CHECK(is_floating(p.tensor->dtype()), who, ": parameter '", p.name, "' must be floating, got ",
@@ -100,7 +101,6 @@ void Optimizer::init_groups(const std::string& who, std::vector<std::vector<Para
   NG_CHECK(!params_.empty(), who, ": the parameter list is empty (expected at least one parameter; a model's "
            "layers register theirs in their constructors, so parameters_of(model) of a built model has them)");
   state_.resize(params_.size());
-  spare_.resize(params_.size());
 }
 
 const std::vector<ParamRef>& Optimizer::group_params(size_t g) const {
@@ -180,99 +180,108 @@ StepReport Optimizer::skip(StepReport r, const std::string& reason, const std::s
   return r;
 }
 
-void Optimizer::synchronize_devices() const {
-  std::vector<Device> seen;
-  for (const auto& p : params_) {
-    const Device d = p.tensor->device();
-    if (d.is_cuda() && std::find(seen.begin(), seen.end(), d) == seen.end()) {
-      kernels::synchronize(d);
-      seen.push_back(d);
-    }
-  }
-}
-
 StepReport Optimizer::step() {
   NoGradGuard no_grad;
-  apply_schedules();
+  apply_schedules();  // 1.
   StepReport rep;
   rep.step = t_;
+  StepContext ctx = begin_step();
+  double grad_sq = 0.0;  // 2.
+  if (const size_t bad = read_gradients(ctx, grad_sq); bad != kNoParam) return skip(rep, "non-finite gradient", params_[bad].name);
+  clip_gradients(grad_sq, ctx, rep);  // 3.
+  prepare_and_wait(ctx);              // 4.
+  if (!ctx.failure.empty()) return abandon(rep, ctx.failure, ctx.where);
+  std::vector<double> update_sq(ctx.delta_sq, ctx.delta_sq + params_.size());  // ‖p' − p‖², non-finite iff p' is
+  if (const size_t bad = cap_update(ctx, update_sq, rep); bad != kNoParam)     // 5.
+    return abandon(rep, "non-finite update", params_[bad].name);
+  commit_step(ctx, rep);  // 6.
+  if (diag_interval_ > 0 && t_ % diag_interval_ == 0) {  // 7.
+    for (double& u : update_sq) u *= rep.cap_factor * rep.cap_factor;
+    record_diagnostics(ctx, update_sq);
+  }
+  on_step_end(false);  // 8.
+  ++t_;
+  return rep;
+}
+
+Optimizer::StepContext Optimizer::begin_step() {
+  scratch_.begin_step();
   StepContext ctx;
   ctx.t = t_;
   ctx.grad.resize(params_.size());
   ctx.p_new.resize(params_.size());
   ctx.next.resize(params_.size());
-  const size_t P = params_.size();
-  if (!sums_ || sums_->size() != 2 * P) {
-    const bool on_cuda = std::any_of(params_.begin(), params_.end(), [](const auto& p) { return p.tensor->device().is_cuda(); });
-    sums_ = std::make_unique<kernels::HostScalars>(2 * P, on_cuda);
-  }
-  double* gsq = sums_->data();
-  ctx.delta_sq = sums_->data() + P;
-  std::fill(ctx.delta_sq, ctx.delta_sq + P, 0.0);
-  ctx.spare = &spare_;
-  for (size_t i = 0; i < P; ++i) {
+  ctx.delta_sq = scratch_.delta_sq();
+  ctx.spare = &scratch_.reusable();
+  return ctx;
+}
+
+size_t Optimizer::read_gradients(StepContext& ctx, double& grad_sq) {
+  double* sums = scratch_.grad_sq();
+  for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor g = params_[i].tensor->grad();
     if (!g.defined()) continue;
     NG_CHECK(g.shape() == params_[i].tensor->shape() && g.dtype() == params_[i].tensor->dtype(), type(),
              ": gradient of '", params_[i].name, "' is ", g.describe(), ", parameter is ", params_[i].tensor->describe());
-    sum_squares_into(g, &gsq[i]);
+    sum_squares_into(g, &sums[i]);
     ctx.grad[i] = g;
   }
-  synchronize_devices();  // one wait for all the Σ g²
-  double sq = 0.0;
-  for (size_t i = 0; i < P; ++i) {
+  scratch_.wait();  // one wait for all the Σ g²
+  for (size_t i = 0; i < params_.size(); ++i) {
     if (!ctx.grad[i].defined()) continue;
     // Σ g² (float64) is finite exactly when every element is (for float64 gradients also when none
     // exceeds ~1e154, beyond which the step is treated as overflowed).
-    if (!std::isfinite(gsq[i])) return skip(rep, "non-finite gradient", params_[i].name);
-    sq += gsq[i];
+    if (!std::isfinite(sums[i])) return i;
+    grad_sq += sums[i];
   }
-  rep.grad_norm = std::sqrt(sq) / grad_scale_;
+  return kNoParam;
+}
+
+void Optimizer::clip_gradients(double grad_sq, StepContext& ctx, StepReport& rep) const {
+  rep.grad_norm = std::sqrt(grad_sq) / grad_scale_;
   if (grad_clip_ > 0.0 && rep.grad_norm > grad_clip_) rep.clip_factor = std::min(1.0, grad_clip_ / (rep.grad_norm + 1e-6));
   ctx.grad_mult = rep.clip_factor / grad_scale_;
+}
 
+void Optimizer::prepare_and_wait(StepContext& ctx) {
   discard();  // nothing staged may survive from an earlier step() that threw
   try {
     prepare(ctx);
   } catch (...) {
-    synchronize_devices();  // rules launched before the throw may still be writing into delta_sq
+    scratch_.wait();  // rules launched before the throw may still be writing into delta_sq
     throw;
   }
-  synchronize_devices();  // one wait for all the ‖p' − p‖² (also those launched before a failure)
-  if (!ctx.failure.empty()) {
-    discard();
-    return skip(rep, ctx.failure, ctx.where);
-  }
-  std::vector<double> usq(ctx.delta_sq, ctx.delta_sq + P);  // ‖p' − p‖² per parameter, non-finite iff p' is
+  scratch_.wait();  // one wait for all the ‖p' − p‖² (also those launched before a failure)
+}
+
+size_t Optimizer::cap_update(const StepContext& ctx, const std::vector<double>& update_sq, StepReport& rep) const {
   double total = 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!ctx.p_new[i].defined()) continue;
-    if (!std::isfinite(usq[i])) {
-      discard();
-      return skip(rep, "non-finite update", params_[i].name);
-    }
-    total += usq[i];
+    if (!std::isfinite(update_sq[i])) return i;
+    total += update_sq[i];
   }
   rep.update_norm = std::sqrt(total);
   if (update_cap_ > 0.0 && rep.update_norm > update_cap_) {
     rep.cap_factor = update_cap_ / rep.update_norm;
     rep.update_norm = update_cap_;
   }
+  return kNoParam;
+}
+
+void Optimizer::commit_step(StepContext& ctx, const StepReport& rep) {
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!ctx.p_new[i].defined()) continue;
     apply_update(*params_[i].tensor, ctx.p_new[i], rep.cap_factor);
-    spare_[i].next = std::move(state_[i]);
-    spare_[i].p_new = ctx.p_new[i];
+    scratch_.keep(i, std::move(state_[i]), ctx.p_new[i]);
     state_[i] = std::move(ctx.next[i]);
   }
   commit();
-  if (diag_interval_ > 0 && t_ % diag_interval_ == 0) {
-    for (double& u : usq) u *= rep.cap_factor * rep.cap_factor;
-    record_diagnostics(ctx, usq);
-  }
-  on_step_end(false);
-  ++t_;
-  return rep;
+}
+
+StepReport Optimizer::abandon(const StepReport& rep, const std::string& reason, const std::string& where) {
+  discard();
+  return skip(rep, reason, where);
 }
 
 void Optimizer::record_diagnostics(const StepContext& ctx, const std::vector<double>& update_sq) {

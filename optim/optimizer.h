@@ -39,8 +39,8 @@
 
 #include "core/safetensors.h"
 #include "core/tensor.h"
-#include "kernels/memory.h"
 #include "layers/module.h"
+#include "optim/device_scratch.h"
 #include "optim/rules.h"
 #include "optim/schedule.h"
 
@@ -142,7 +142,7 @@ class Optimizer {
   void load_state_tensors(const SafetensorsFile& f, const std::string& metadata, const std::string& prefix = "");
 
  protected:
-  struct Group {
+  struct ParamGroup {  // the parameters of one group (the derived optimizers keep its numbers)
     std::vector<ParamRef> params;
   };
   // What prepare() receives and fills.
@@ -208,18 +208,25 @@ class Optimizer {
   void check_state_tensor_names(const SafetensorsFile& f, const nlohmann::json& listed,
                                 const std::string& prefix) const;
   ParamState load_param_state(const SafetensorsFile& f, size_t i, const std::string& prefix) const;
-  void synchronize_devices() const;  // waits for the work queued on the parameters' CUDA devices
+  // The stages of step() (the numbers of the list at the top of this file).
+  StepContext begin_step();
+  // 2: the gradients into ctx and Σ‖g_i‖² into grad_sq; the first parameter whose gradient is not finite,
+  // else npos.
+  size_t read_gradients(StepContext& ctx, double& grad_sq);
+  void clip_gradients(double grad_sq, StepContext& ctx, StepReport& rep) const;  // 3
+  void prepare_and_wait(StepContext& ctx);                                       // 4
+  // 5: ‖Δ‖ and the cap factor into rep; the first parameter whose update is not finite, else npos.
+  size_t cap_update(const StepContext& ctx, const std::vector<double>& update_sq, StepReport& rep) const;
+  void commit_step(StepContext& ctx, const StepReport& rep);  // 6
   StepReport skip(StepReport r, const std::string& reason, const std::string& where);
+  StepReport abandon(const StepReport& rep, const std::string& reason, const std::string& where);  // discard + skip
   void record_diagnostics(const StepContext& ctx, const std::vector<double>& update_sq);
 
-  std::vector<Group> groups_;
+  std::vector<ParamGroup> groups_;
   std::vector<ParamRef> params_;
   std::vector<size_t> param_group_;
   std::vector<ParamState> state_;
-  std::vector<RuleResult> spare_;  // last step's replaced buffers and new values, recycled as storage
-  // Σ g² and ‖p_new − p‖² per flat parameter, in page-locked memory: CUDA kernels leave them there
-  // without waiting, and step() synchronises once for all of them.
-  std::unique_ptr<kernels::HostScalars> sums_;
+  DeviceScratch scratch_{params_};  // Σ g², ‖p' − p‖², reusable buffers; the step's device waits
   std::vector<Binding> schedules_;
   int64_t t_ = 0;
   double grad_clip_ = 0.0, update_cap_ = 0.0;

@@ -42,7 +42,7 @@ void SgdHyper::validate(const std::string& where) const {
   check_hyper(momentum >= 0, where, "momentum", momentum, ">= 0");
   check_hyper(weight_decay >= 0, where, "weight_decay", weight_decay, ">= 0");
   check_hyper(dampening >= 0 && dampening <= 1, where, "dampening", dampening, "in [0, 1]");
-  NG_CHECK(!nesterov || (momentum > 0 && dampening == 0), where,
+  NG_CHECK(nesterov_allowed(), where,
            ": nesterov needs momentum > 0 and dampening = 0, got momentum ", momentum, ", dampening ", dampening);
 }
 

@@ -37,6 +37,8 @@ struct SgdHyper {
     f("lr", lr); f("momentum", momentum); f("dampening", dampening); f("weight_decay", weight_decay);
   }
   void validate(const std::string& where) const;
+  // Nesterov momentum needs momentum > 0 and no dampening (PyTorch's rule).
+  bool nesterov_allowed() const { return !nesterov || (momentum > 0 && dampening == 0); }
 };
 
 struct AdamWHyper {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "optim/curvature_optimizer.h"
+#include "optim/reference/singd_layer.h"
 #include "optim/structures/structure.h"
 
 namespace ng::optim {
@@ -91,13 +92,10 @@ class SINGD final : public CurvatureOptimizer {
   struct LayerState {
     StructuredPtr K, C, mK, mC;          // live factors
     StructuredPtr HK, HC;                // statistics of the current step
-    StructuredPtr K1, C1, mK1, mC1;      // staged by update_factors, committed by commit()
+    SingdFactorUpdate update;            // staged by update_factors, committed by commit()
     double avgtr_HK = 0.0, avgtr_HC = 0.0;  // of the last update (diagnostics)
     bool updated = false;
   };
-
-  // docs/singd.md §6.1 for a batch of layers at once (update_factors splits the due layers into batches).
-  void update_batch(const std::vector<size_t>& ls, StepContext& ctx);
 
   std::vector<Extra> extra_;
   std::vector<LayerState> state_;

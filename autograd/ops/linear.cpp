@@ -3,21 +3,16 @@
 // Leading dims are flattened into rows, X ∈ R^{R×k} (R = product of all but the last dim):
 //   matmul  Y = X·B          ∂L/∂X = ∂L/∂Y·Bᵀ   ∂L/∂B = Xᵀ·∂L/∂Y
 //   linear  Y = X·Wᵀ + 1bᵀ   ∂L/∂X = ∂L/∂Y·W    ∂L/∂W = (∂L/∂Y)ᵀ·X   ∂L/∂b = (∂L/∂Y)ᵀ·1
-// (W in PyTorch's [out, in] layout). Every product is one call of the GEMM kernel (kernels/gemm.h);
+// (W in PyTorch's [out, in] layout). Every product is one call of the GEMM kernel (kernels/tensor_gemm.h);
 // the bias gradient is a GEMM with a ones vector too, which keeps it deterministic on every device.
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "kernels/dispatch.h"
-#include "kernels/gemm.h"
+#include "kernels/tensor_gemm.h"
 
 namespace ng {
 
 namespace {
-
-// C = op(A)·op(B) + β·C on the tensors' device.
-void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, const Tensor& c, double beta = 0.0) {
-  NG_DISPATCH(c.device(), gemm, a, trans_a, b, trans_b, c, 1.0, beta);
-}
 
 // t as a contiguous [R, t.size(-1)] matrix (a 1-D t is one row).
 Tensor rows(const Tensor& t) { return t.contiguous().reshape({-1, t.size(-1)}); }
@@ -47,12 +42,12 @@ class MatmulBackward : public Node {
     Tensor ga, gb;
     if (next[0]) {
       ga = Tensor::empty({a.size(0), a.size(1)}, a.dtype(), a.device());
-      gemm(gy, false, b, true, ga);
+      gemm_into(gy, false, b, true, ga);
       ga = ga.reshape(a_shape);
     }
     if (next[1]) {
       gb = Tensor::empty(b.shape(), b.dtype(), b.device());
-      gemm(a, true, gy, false, gb);
+      gemm_into(a, true, gy, false, gb);
     }
     return {ga, gb};
   }
@@ -73,16 +68,16 @@ class LinearBackward : public Node {
     Tensor gx, gw, gb;
     if (next[0]) {
       gx = Tensor::empty(x.shape(), x.dtype(), x.device());
-      gemm(gy, false, weight, false, gx);
+      gemm_into(gy, false, weight, false, gx);
       gx = gx.reshape(x_shape);
     }
     if (next[1]) {
       gw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-      gemm(gy, true, x, false, gw);
+      gemm_into(gy, true, x, false, gw);
     }
     if (next[2]) {
       gb = Tensor::empty({weight.size(0), 1}, gy.dtype(), gy.device());
-      gemm(gy, true, Tensor::ones({gy.size(0), 1}, gy.dtype(), gy.device()), false, gb);
+      gemm_into(gy, true, Tensor::ones({gy.size(0), 1}, gy.dtype(), gy.device()), false, gb);
       gb = gb.reshape({weight.size(0)});
     }
     return {gx, gw, gb};
@@ -104,7 +99,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
            " but b ", shape_str(b.shape()), " has k = ", b.size(0));
   const Tensor a2 = rows(a), bc = b.contiguous();
   Tensor y = Tensor::empty({a2.size(0), b.size(1)}, a.dtype(), a.device());
-  gemm(a2, false, bc, false, y);
+  gemm_into(a2, false, bc, false, y);
   y = y.reshape(rows_shape(a.shape(), b.size(1)));
   if (any_requires_grad({&a, &b})) {
     auto node = std::make_shared<MatmulBackward>();
@@ -130,7 +125,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const Tensor x2 = rows(x), wc = weight.contiguous();
   Tensor y = Tensor::empty({x2.size(0), weight.size(0)}, x.dtype(), x.device());
   if (bias.defined()) y.copy_(bias.expand(y.shape()));
-  gemm(x2, false, wc, true, y, bias.defined() ? 1.0 : 0.0);
+  gemm_into(x2, false, wc, true, y, 1.0, bias.defined() ? 1.0 : 0.0);
   y = y.reshape(rows_shape(x.shape(), weight.size(0)));
   if (any_requires_grad({&x, &weight, &bias})) {
     auto node = std::make_shared<LinearBackward>();

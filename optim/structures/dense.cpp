@@ -17,27 +17,27 @@ class Dense final : public StructuredMatrix {
  protected:
   void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
     if (side == Side::left) {
-      gemm(M(), trans, Z, false, out);
+      gemm_into(M(), trans, Z, false, out);
     } else {
-      gemm(Z, false, M(), trans, out);
+      gemm_into(Z, false, M(), trans, out);
     }
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override {
     auto r = zeros_like();
-    gemm(M(), false, mat(other.values(), 0, d_, d_), false, mat(r->values(), 0, d_, d_));
+    gemm_into(M(), false, mat(other.values(), 0, d_, d_), false, mat(r->values(), 0, d_, d_));
     return r;
   }
 
   StructuredPtr project_gram_impl(const Tensor& Y) const override {
     auto r = zeros_like();
-    gemm(Y, true, Y, false, mat(r->values(), 0, d_, d_));
+    gemm_into(Y, true, Y, false, mat(r->values(), 0, d_, d_));
     return r;
   }
 
   StructuredPtr self_inner_impl() const override {
     auto r = zeros_like();
-    gemm(M(), true, M(), false, mat(r->values(), 0, d_, d_));
+    gemm_into(M(), true, M(), false, mat(r->values(), 0, d_, d_));
     return r;
   }
 

@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "kernels/tensor_gemm.h"
 #include "optim/structures/structure.h"
 
 namespace ng::optim::detail {
@@ -15,11 +16,8 @@ namespace ng::optim::detail {
 // [rows, cols] row-major view of values[offset, offset + rows·cols).
 Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols);
 
-// c = α·op(a)·op(b) + β·c (all 2-D, last stride 1). Does nothing for an empty c; with an empty inner
-// dimension c becomes β·c.
-void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,
-          double beta = 0.0);
-// The same for every i of 3-D a, b, c ([B, ·, ·] strided views; kernels/gemm.h gemm_batched).
+// gemm_into (kernels/tensor_gemm.h) for every i of 3-D a, b, c ([B, ·, ·] strided views; kernels/gemm.h
+// gemm_batched).
 void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,
                   double beta = 0.0);
 

@@ -71,29 +71,29 @@ class Hierarchical final : public StructuredMatrix {
     const Tensor Za = blk(Z, 0, k1), Zr = blk(Z, k1, d_), Zc = blk(Z, k1, ce), Ze = blk(Z, ce, d_);
     const Tensor Oa = blk(out, 0, k1), Or = blk(out, k1, d_), Oc = blk(out, k1, ce), Oe = blk(out, ce, d_);
     if (side == Side::left && !trans) {         // K·Z
-      gemm(p.A, false, Za, false, Oa);
-      gemm(p.B, false, Zr, false, Oa, 1.0, 1.0);
+      gemm_into(p.A, false, Za, false, Oa);
+      gemm_into(p.B, false, Zr, false, Oa, 1.0, 1.0);
       diag_scale(p.c, Zc, side, Oc, 0.0);
-      gemm(p.E, false, Ze, false, Oe);
-      gemm(p.D, false, Zc, false, Oe, 1.0, 1.0);
+      gemm_into(p.E, false, Ze, false, Oe);
+      gemm_into(p.D, false, Zc, false, Oe, 1.0, 1.0);
     } else if (side == Side::left) {            // Kᵀ·Z
-      gemm(p.A, true, Za, false, Oa);
-      gemm(p.B, true, Za, false, Or);
+      gemm_into(p.A, true, Za, false, Oa);
+      gemm_into(p.B, true, Za, false, Or);
       diag_scale(p.c, Zc, side, Oc, 1.0);
-      gemm(p.D, true, Ze, false, Oc, 1.0, 1.0);
-      gemm(p.E, true, Ze, false, Oe, 1.0, 1.0);
+      gemm_into(p.D, true, Ze, false, Oc, 1.0, 1.0);
+      gemm_into(p.E, true, Ze, false, Oe, 1.0, 1.0);
     } else if (!trans) {                        // Z·K
-      gemm(Za, false, p.A, false, Oa);
-      gemm(Za, false, p.B, false, Or);
+      gemm_into(Za, false, p.A, false, Oa);
+      gemm_into(Za, false, p.B, false, Or);
       diag_scale(p.c, Zc, side, Oc, 1.0);
-      gemm(Ze, false, p.D, false, Oc, 1.0, 1.0);
-      gemm(Ze, false, p.E, false, Oe, 1.0, 1.0);
+      gemm_into(Ze, false, p.D, false, Oc, 1.0, 1.0);
+      gemm_into(Ze, false, p.E, false, Oe, 1.0, 1.0);
     } else {                                    // Z·Kᵀ
-      gemm(Za, false, p.A, true, Oa);
-      gemm(Zr, false, p.B, true, Oa, 1.0, 1.0);
+      gemm_into(Za, false, p.A, true, Oa);
+      gemm_into(Zr, false, p.B, true, Oa, 1.0, 1.0);
       diag_scale(p.c, Zc, side, Oc, 0.0);
-      gemm(Ze, false, p.E, true, Oe);
-      gemm(Zc, false, p.D, true, Oe, 1.0, 1.0);
+      gemm_into(Ze, false, p.E, true, Oe);
+      gemm_into(Zc, false, p.D, true, Oe, 1.0, 1.0);
     }
   }
 
@@ -101,16 +101,16 @@ class Hierarchical final : public StructuredMatrix {
     const Parts x = parts(values_), y = parts(other.values());
     auto r = zeros_like();
     const Parts o = parts(r->values());
-    gemm(x.A, false, y.A, false, o.A);                 // A'' = A A'
+    gemm_into(x.A, false, y.A, false, o.A);                 // A'' = A A'
     hadamard(x.c, y.c, o.c);                           // c'' = c ⊙ c'
-    gemm(x.E, false, y.E, false, o.E);                 // E'' = E E'
+    gemm_into(x.E, false, y.E, false, o.E);                 // E'' = E E'
     diag_scale(y.c, x.D, Side::right, o.D, 0.0);       // D'' = D diag(c') + E D'
-    gemm(x.E, false, y.D, false, o.D, 1.0, 1.0);
-    gemm(x.A, false, y.Bc, false, o.Bc);               // B''_c = A B'_c + B_c diag(c') + B_e D'
+    gemm_into(x.E, false, y.D, false, o.D, 1.0, 1.0);
+    gemm_into(x.A, false, y.Bc, false, o.Bc);               // B''_c = A B'_c + B_c diag(c') + B_e D'
     diag_scale(y.c, x.Bc, Side::right, o.Bc, 1.0);
-    gemm(x.Be, false, y.D, false, o.Bc, 1.0, 1.0);
-    gemm(x.A, false, y.Be, false, o.Be);               // B''_e = A B'_e + B_e E'
-    gemm(x.Be, false, y.E, false, o.Be, 1.0, 1.0);
+    gemm_into(x.Be, false, y.D, false, o.Bc, 1.0, 1.0);
+    gemm_into(x.A, false, y.Be, false, o.Be);               // B''_e = A B'_e + B_e E'
+    gemm_into(x.Be, false, y.E, false, o.Be, 1.0, 1.0);
     return r;
   }
 
@@ -119,11 +119,11 @@ class Hierarchical final : public StructuredMatrix {
     const Tensor Ya = Y.slice(1, 0, k1), Yr = Y.slice(1, k1, d_), Yc = Y.slice(1, k1, ce), Ye = Y.slice(1, ce, d_);
     auto r = zeros_like();
     const Parts o = parts(r->values());
-    gemm(Ya, true, Ya, false, o.A);       // A = Y_aᵀY_a
-    gemm(Ya, true, Yr, false, o.B, 2.0);  // B = 2·Y_aᵀ[Y_c Y_e]
+    gemm_into(Ya, true, Ya, false, o.A);       // A = Y_aᵀY_a
+    gemm_into(Ya, true, Yr, false, o.B, 2.0);  // B = 2·Y_aᵀ[Y_c Y_e]
     colsum_sq(Yc, o.c, 0.0);              // c = colsum(Y_c²)
-    gemm(Ye, true, Yc, false, o.D, 2.0);  // D = 2·Y_eᵀY_c
-    gemm(Ye, true, Ye, false, o.E);       // E = Y_eᵀY_e
+    gemm_into(Ye, true, Yc, false, o.D, 2.0);  // D = 2·Y_eᵀY_c
+    gemm_into(Ye, true, Ye, false, o.E);       // E = Y_eᵀY_e
     return r;
   }
 
@@ -131,15 +131,15 @@ class Hierarchical final : public StructuredMatrix {
     const Parts x = parts(values_);
     auto r = zeros_like();
     const Parts o = parts(r->values());
-    gemm(x.A, true, x.A, false, o.A);              // A = AᵀA
-    gemm(x.A, true, x.B, false, o.B, 2.0);         // B = 2AᵀB
+    gemm_into(x.A, true, x.A, false, o.A);              // A = AᵀA
+    gemm_into(x.A, true, x.B, false, o.B, 2.0);         // B = 2AᵀB
     hadamard(x.c, x.c, o.c);                       // c = c² + colsum(B_c²) + colsum(D²)
     colsum_sq(x.Bc, o.c, 1.0);
     colsum_sq(x.D, o.c, 1.0);
-    gemm(x.Be, true, x.Bc, false, o.D, 2.0);       // D = 2(B_eᵀB_c + EᵀD)
-    gemm(x.E, true, x.D, false, o.D, 2.0, 1.0);
-    gemm(x.E, true, x.E, false, o.E);              // E = EᵀE + B_eᵀB_e
-    gemm(x.Be, true, x.Be, false, o.E, 1.0, 1.0);
+    gemm_into(x.Be, true, x.Bc, false, o.D, 2.0);       // D = 2(B_eᵀB_c + EᵀD)
+    gemm_into(x.E, true, x.D, false, o.D, 2.0, 1.0);
+    gemm_into(x.E, true, x.E, false, o.E);              // E = EᵀE + B_eᵀB_e
+    gemm_into(x.Be, true, x.Be, false, o.E, 1.0, 1.0);
     return r;
   }
 

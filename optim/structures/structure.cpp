@@ -11,6 +11,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/gemm.h"
+#include "kernels/tensor_gemm.h"
 #include "kernels/optim_values.h"
 #include "optim/rules.h"
 #include "optim/structures/dense_ops.h"
@@ -18,6 +19,12 @@
 namespace ng::optim {
 
 // ---- StructureSpec ----------------------------------------------------------------------------------
+
+const std::vector<std::string>& StructureSpec::names() {
+  static const std::vector<std::string> names = {"dense",        "diagonal",      "block_diagonal",
+                                                 "hierarchical", "tril_toeplitz", "triu_toeplitz"};
+  return names;
+}
 
 StructureSpec StructureSpec::parse(const std::string& name) {
   StructureSpec s;
@@ -42,9 +49,10 @@ StructureSpec StructureSpec::parse(const std::string& name) {
   } else if (name == "triu_toeplitz" || name == "triutoeplitz") {
     s.kind = StructureKind::triu_toeplitz;
   } else {
-    NG_FAIL("structure: unknown structure '", name,
-            "', expected one of dense, diagonal, block_diagonal, hierarchical, tril_toeplitz, triu_toeplitz "
-            "(or the reference keys block30diagonal, hierarchical15_15, triltoeplitz, triutoeplitz)");
+    std::string known;
+    for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+    NG_FAIL("structure: unknown structure '", name, "', expected one of ", known,
+            " (or the reference keys block30diagonal, hierarchical15_15, triltoeplitz, triutoeplitz)");
   }
   NG_CHECK(s.block_size >= 1 && s.k1 >= 1 && s.k2 >= 1, "structure: sizes must be >= 1, got '", name, "'");
   return s;
@@ -282,20 +290,10 @@ Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols) {
   return values.slice(0, offset, offset + rows * cols).view({rows, cols});
 }
 
-void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha, double beta) {
-  if (c.numel() == 0) return;
-  if ((ta ? a.size(0) : a.size(1)) == 0) {  // empty inner dimension: c = β·c (β is 0 or 1 here)
-    NG_CHECK(beta == 0.0 || beta == 1.0, "structure gemm: empty product with beta ", beta);
-    if (beta == 0.0) Tensor(c).zero_();
-    return;
-  }
-  NG_DISPATCH(c.device(), gemm, a, ta, b, tb, c, alpha, beta);
-}
-
 void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha, double beta) {
   if (c.numel() == 0) return;
   if ((ta ? a.size(1) : a.size(2)) == 0) {  // empty inner dimension: c = β·c, matrix by matrix
-    for (int64_t i = 0; i < c.size(0); ++i) gemm(a.select(0, i), ta, b.select(0, i), tb, c.select(0, i), alpha, beta);
+    for (int64_t i = 0; i < c.size(0); ++i) gemm_into(a.select(0, i), ta, b.select(0, i), tb, c.select(0, i), alpha, beta);
     return;
   }
   NG_DISPATCH(c.device(), gemm_batched, a, ta, b, tb, c, alpha, beta);

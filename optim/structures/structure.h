@@ -39,6 +39,8 @@ struct StructureSpec {
   // "triu_toeplitz") and the reference's keys ("block30diagonal", "hierarchical15_15", "triltoeplitz",
   // "triutoeplitz"); the latter carry their sizes in the name.
   static StructureSpec parse(const std::string& name);
+  // natgrad's names, in the order of StructureKind.
+  static const std::vector<std::string>& names();
   std::string name() const;  // natgrad name, e.g. "hierarchical"
   std::string str() const;   // with sizes, e.g. "hierarchical(15,15)", "block_diagonal(30)"
   // Number of stored values of a d×d matrix of this structure (docs/singd.md §7.3–§7.7).

@@ -65,8 +65,8 @@ class Toeplitz final : public StructuredMatrix {
       for (int64_t dl = 0; dl < nb; ++dl) {
         const Tensor T = Ts.select(0, dl);
         const int64_t w = (nb - dl) * n;
-        if (low) gemm(T, false, Zp.slice(1, 0, w), false, Op.slice(1, dl * n, nb * n), 1.0, 1.0);
-        else gemm(T, true, Zp.slice(1, dl * n, nb * n), false, Op.slice(1, 0, w), 1.0, 1.0);
+        if (low) gemm_into(T, false, Zp.slice(1, 0, w), false, Op.slice(1, dl * n, nb * n), 1.0, 1.0);
+        else gemm_into(T, true, Zp.slice(1, dl * n, nb * n), false, Op.slice(1, 0, w), 1.0, 1.0);
       }
       unpack_rows(Op, b, out);
     } else {  // column blocks: packed [nb·n, b], block m in rows [m·n, (m+1)·n)
@@ -75,8 +75,8 @@ class Toeplitz final : public StructuredMatrix {
       for (int64_t dl = 0; dl < nb; ++dl) {
         const Tensor T = Ts.select(0, dl);
         const int64_t h = (nb - dl) * n;
-        if (low) gemm(Zv.slice(0, dl * n, nb * n), false, T, false, Ov.slice(0, 0, h), 1.0, 1.0);
-        else gemm(Zv.slice(0, 0, h), false, T, true, Ov.slice(0, dl * n, nb * n), 1.0, 1.0);
+        if (low) gemm_into(Zv.slice(0, dl * n, nb * n), false, T, false, Ov.slice(0, 0, h), 1.0, 1.0);
+        else gemm_into(Zv.slice(0, 0, h), false, T, true, Ov.slice(0, dl * n, nb * n), 1.0, 1.0);
       }
       unpack_cols(Ov, b, out);
     }
@@ -101,7 +101,7 @@ class Toeplitz final : public StructuredMatrix {
     const Tensor Yv = pack_cols(Y, b, nb);
     const Tensor S = Tensor::empty({nb, b, b}, dtype(), Y.device());  // S_δ = Σ_i Y_iᵀ Y_{i+δ}
     for (int64_t dl = 0; dl < nb; ++dl)
-      gemm(Yv.slice(0, 0, (nb - dl) * R), true, Yv.slice(0, dl * R, nb * R), false, S.select(0, dl));
+      gemm_into(Yv.slice(0, 0, (nb - dl) * R), true, Yv.slice(0, dl * R, nb * R), false, S.select(0, dl));
     const auto sv = S.to_vector<double>();  // one device→host copy for all δ
     std::vector<double> tk(static_cast<size_t>(d_), 0.0);
     for (int64_t dl = 0; dl < nb; ++dl)
