@@ -12,16 +12,18 @@
 # REPEATS times (default 3), and each keeps its fastest repeat, so a shared machine's drifting speed hits
 # both alike; ratio = 2 ranks / 1 rank images/s (> 1: two ranks are faster). A setting natgrad refuses
 # (exit 2, e.g. an optimizer not yet supported on several ranks) is reported with natgrad's error. Not a
-# test: numbers depend on the machine and on whatever else runs on it.
+# test: numbers depend on the machine and on whatever else runs on it. mpirun runs with Open MPI's
+# defaults (for 2 ranks: each bound to a core) plus MPIRUN_ARGS, e.g. "--bind-to none"; the 1-rank run
+# is a plain process.
 #
 # Usage: scripts/bench_data_parallel.sh [build-dir]     (default: build; natgrad and the bench are built if needed)
-#        SUBSET=3072 REPEATS=3 MPIRUN_ARGS="--bind-to none" scripts/bench_data_parallel.sh build
+#        SUBSET=3072 REPEATS=3 MPIRUN_ARGS="--bind-to none" scripts/bench_data_parallel.sh build   (the defaults, unbound ranks)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 subset=${SUBSET:-3072}
 repeats=${REPEATS:-3}
-mpirun_args=${MPIRUN_ARGS:---bind-to none}
+mpirun_args=${MPIRUN_ARGS:-}
 [[ $(id -u) == 0 ]] && mpirun_args="--allow-run-as-root $mpirun_args"
 # As in scripts/bench_train_step.sh: idle OpenMP threads wait passively (spinning steals a shared core).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
@@ -94,6 +96,6 @@ for entry in "${optimizers[@]}"; do
 done
 for n in "${notes[@]}"; do echo "$n"; done
 echo
-echo "VGG-11-BN w0.25, batch 128 (2 ranks: 64 each), float32, second of 2 epochs on $subset CIFAR-10 training images, best of $repeats; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "VGG-11-BN w0.25, batch 128 (2 ranks: 64 each), float32, second of 2 epochs on $subset CIFAR-10 training images, best of $repeats, mpirun ${mpirun_args:-(defaults)}; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$build/bench_dist_comm_bytes"
