@@ -179,11 +179,12 @@ void DataParallel::maybe_check(Module& model, int64_t global_step) {
     dist::check_identical(*comm_, model.parameters(), "parameters");
 }
 
-double DataParallel::take_wait_seconds() {
-  if (!reducer_) return 0.0;
-  const double since = reducer_->wait_seconds() - waited_;
+std::vector<double> DataParallel::take_wait_seconds() {
+  std::vector<double> by_rank(static_cast<size_t>(size()), 0.0);
+  if (!reducer_) return by_rank;
+  by_rank[static_cast<size_t>(rank())] = reducer_->wait_seconds() - waited_;
   waited_ = reducer_->wait_seconds();
-  return since;
+  return comm_->all_reduce_sum(by_rank);
 }
 
 }  // namespace ng::app

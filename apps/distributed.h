@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <streambuf>
+#include <vector>
 
 #include "apps/run_config.h"
 #include "dist/communicator.h"
@@ -76,14 +77,15 @@ class DataParallel {
   void synchronise(Module& model);
   // Every check_interval_steps steps (distributed.check_interval_steps): the parameter check alone.
   void maybe_check(Module& model, int64_t global_step);
-  // Seconds finish_step() waited for gradient communication since the last call (rank 0's, rank-local).
-  double take_wait_seconds();
+  // Seconds each rank's finish_step() waited for gradient communication since the last call, indexed by
+  // rank (a collective: every rank calls it at the same point).
+  std::vector<double> take_wait_seconds();
 
  private:
   dist::Communicator* comm_;
   DistributedSpec spec_;
   std::unique_ptr<dist::GradReducer> reducer_;
-  double waited_ = 0.0;  // reducer_->wait_seconds() at the last take_wait_seconds()
+  double waited_ = 0.0;  // this rank's reducer_->wait_seconds() at the last take_wait_seconds()
 };
 
 }  // namespace ng::app

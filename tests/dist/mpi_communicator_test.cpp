@@ -4,7 +4,9 @@
 // expected result on its own.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "autograd/ops.h"
 #include "core/generator.h"
@@ -116,6 +118,26 @@ TEST(GradReducer, AveragedGradientEqualsTheGlobalBatchGradient) {
   for (const Tensor& p : params) grad_copies.push_back(p.grad());
   for (Tensor& g : grad_copies) grads.push_back(&g);
   EXPECT_NO_THROW(check_identical(*g_comm, grads, "averaged gradients"));
+}
+
+// The last rank starts its backward pass 0.3 s late: every other rank's finish_step() waits for it, and
+// wait_seconds() counts that wait (and only finish_step's: the late rank's own sleep is not in it).
+TEST(GradReducer, WaitSecondsCountTheWaitForALateRank) {
+  Generator init(4);
+  auto net = std::make_shared<Linear>(6, 3, init);
+  std::vector<Tensor> params;
+  for (Tensor* p : net->parameters()) params.push_back(*p);
+  GradReducer reducer(*g_comm, params, 1 << 20);
+  EXPECT_EQ(reducer.wait_seconds(), 0.0);
+  const bool late = g_comm->rank() == g_comm->size() - 1;
+  reducer.begin_step(1.0 / g_comm->size());
+  if (late) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  sum(net->forward(rank_data(5, g_comm->rank(), {2, 6}))).backward();
+  reducer.finish_step();
+  const std::vector<double> waited = g_comm->all_reduce_sum(
+      {late ? 0.0 : reducer.wait_seconds(), late ? reducer.wait_seconds() : 0.0});
+  EXPECT_GE(waited[0] / (g_comm->size() - 1), 0.25);  // the punctual ranks' mean wait
+  EXPECT_LT(waited[1], 0.25);                         // the late rank found the others waiting
 }
 
 TEST(ParamSync, BroadcastMakesStateIdenticalAndTheCheckNamesDifferingRanks) {
