@@ -26,6 +26,19 @@ DistributedSpec parse_distributed(ConfigNode d) {
   return s;
 }
 
+// The checks that need the data's size and geometry: the model fits the images, there is a batch to train
+// on, and the schedules cover the run's steps.
+void check_against_data(const RunConfig& c) {
+  const DataFacts data = data_facts(c.data);
+  check_model(c.model, data.geometry);
+  const int64_t steps_per_epoch = c.data.drop_last ? data.train_records / c.train.batch_size
+                                                   : (data.train_records + c.train.batch_size - 1) / c.train.batch_size;
+  if (steps_per_epoch == 0)
+    throw ConfigError("train.batch_size: " + std::to_string(c.train.batch_size) + " is larger than the " +
+                      std::to_string(data.train_records) + " training images and data.drop_last is on: no batch to train on");
+  check_schedules(c.schedules, steps_per_epoch, c.train.epochs);
+}
+
 }  // namespace
 
 RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_name) {
@@ -80,15 +93,7 @@ RunConfig parse_run_config(const nlohmann::json& j, const std::string& default_n
   l.finish();
   if (n.has("distributed")) c.distributed = parse_distributed(n.object("distributed"));
   n.finish();
-
-  const DataFacts data = data_facts(c.data);
-  check_model(c.model, data.geometry);
-  const int64_t steps_per_epoch = c.data.drop_last ? data.train_records / c.train.batch_size
-                                                   : (data.train_records + c.train.batch_size - 1) / c.train.batch_size;
-  if (steps_per_epoch == 0)
-    throw ConfigError("train.batch_size: " + std::to_string(c.train.batch_size) + " is larger than the " +
-                      std::to_string(data.train_records) + " training images and data.drop_last is on: no batch to train on");
-  check_schedules(c.schedules, steps_per_epoch, c.train.epochs);
+  check_against_data(c);
   return c;
 }
 

@@ -333,110 +333,141 @@ void prepare_run_dir(const RunConfig& cfg, const TrainOptions& o) {
   write_json_file(p.provenance(), prov);
 }
 
-TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream& out, int out_fd) {
-  reset_peak_memory(cfg.device);
-  Session s(cfg, o, out, out_fd);
-  build(s, o);
-  const int64_t E = cfg.train.epochs, spe = s.steps_per_epoch;
-  if (s.st.global_step > 0)
-    s.progress.message("resuming " + o.run_dir + " at epoch " + std::to_string(s.st.epoch + 1) + ", batch " +
-                       std::to_string(s.st.epoch_step) + "/" + std::to_string(spe));
+namespace {
 
-  const auto session_start = Clock::now();
-  const double elapsed_base = s.st.elapsed;
-  const int64_t session_first_step = s.st.global_step;
-  auto elapsed = [&] { return elapsed_base + seconds_since(session_start); };
-  std::string failure;
+// This process's share of the run: wall time since it started, on top of the run time it resumed from.
+struct SessionClock {
+  Clock::time_point start = Clock::now();
+  double elapsed_base = 0.0;  // run time before this session
+  int64_t first_step = 0;     // global step at this session's start
+  double elapsed() const { return elapsed_base + seconds_since(start); }
+};
 
-  const int64_t last_epoch = o.stop_after_epoch > 0 ? std::min(E, o.stop_after_epoch) : E;
-  for (int64_t epoch = s.st.epoch; epoch < last_epoch && failure.empty(); ++epoch) {
-    s.train->start(epoch, s.st.epoch_step);
-    const auto epoch_start = Clock::now();
-    const double epoch_base = s.st.epoch_seconds;
-    auto window_start = Clock::now();
-    double window_loss = 0.0;
-    int64_t window_images = 0, window_batches = 0;
-    while (auto b = s.train->next()) {
-      s.opt->zero_grad();
-      const StepLoss sl = forward_backward(s, *b);
-      const double lv = sl.loss;
-      const int64_t n = sl.images;
-      const optim::StepReport rep = s.opt->step();
-      for (const auto& rec : s.opt->take_diagnostics()) {
-        nlohmann::json j = rec.to_json();
-        j["epoch"] = epoch + 1;
-        s.log_curvature(j);
-      }
-      if (rep.skipped || !std::isfinite(lv)) {
-        // A non-finite loss is traced to its first layer; otherwise the optimizer names the parameter.
-        const std::string reason = std::isfinite(lv) ? rep.reason
-                                   : std::string("non-finite loss (") + (std::isnan(lv) ? "NaN" : lv > 0 ? "+inf" : "-inf") + ")";
-        const std::string where = sl.where.empty() ? rep.where : sl.where;
-        if (record_skip(s, epoch, rep.step, reason, where)) {
-          failure = "diverged: " + std::to_string(s.st.consecutive_skips) + " consecutive steps skipped; last: " +
-                    reason + " in '" + where + "'";
-          break;
-        }
-      } else {
-        s.st.consecutive_skips = 0;
-        s.st.epoch_loss_sum += lv * static_cast<double>(n);
-        s.st.epoch_correct += sl.correct;
-        s.st.epoch_seen += n;
-        window_loss += lv;
-        window_images += n;
-        ++window_batches;
-      }
-      ++s.st.global_step;
-      ++s.st.epoch_step;
-      s.dp.maybe_check(*s.model, s.st.global_step);
+// The steps since the last "train" log line: their mean loss and images per second.
+struct LogWindow {
+  Clock::time_point start = Clock::now();
+  double loss = 0.0;
+  int64_t images = 0, batches = 0;
+};
 
-      const bool log_now = s.st.global_step % cfg.log.interval_steps == 0;
-      const double window_seconds = seconds_since(window_start);
-      const double ips = window_seconds > 0 ? static_cast<double>(window_images) / window_seconds : 0.0;
-      if (log_now) {
-        s.log_metrics({{"kind", "train"},
-                         {"epoch", epoch + 1},
-                         {"step", s.st.global_step},
-                         {"epoch_progress", static_cast<double>(s.st.global_step) / static_cast<double>(spe)},
-                         {"loss", number_or_null(window_loss / static_cast<double>(std::max<int64_t>(1, window_batches)), window_batches > 0)},
-                         {"lr", current_lr(*s.opt)},
-                         {"scheduled", scheduled_json(*s.opt)},
-                         {"images_per_s", ips},
-                         {"time", elapsed()}});
-      }
-      const double session_steps = static_cast<double>(s.st.global_step - session_first_step);
-      Progress::Status ps{epoch, E, s.st.epoch_step, spe,
-                          s.st.epoch_loss_sum / std::max<int64_t>(1, s.st.epoch_seen),
-                          static_cast<double>(s.st.epoch_correct) / std::max<int64_t>(1, s.st.epoch_seen), ips,
-                          seconds_since(session_start) / session_steps * static_cast<double>(E * spe - s.st.global_step)};
-      s.progress.update(ps, log_now);
-      if (log_now) {
-        window_start = Clock::now();
-        window_loss = 0.0;
-        window_images = window_batches = 0;
-      }
-      if (cfg.checkpoint.interval_steps > 0 && s.st.global_step % cfg.checkpoint.interval_steps == 0 &&
-          s.st.epoch_step < spe) {
-        s.st.epoch_seconds = epoch_base + seconds_since(epoch_start);
-        s.st.elapsed = elapsed();
-        save_last(s, s.paths.last_checkpoint());
-      }
-    }
-    if (failure.empty()) finish_epoch(s, epoch, epoch_base + seconds_since(epoch_start), elapsed());
+// Books one step's outcome: a skipped step or non-finite loss is logged, a good one adds to the epoch's
+// and the window's sums. Returns the divergence message once too many steps in a row were skipped, else "".
+std::string account_step(Session& s, int64_t epoch, const StepLoss& sl, const optim::StepReport& rep, LogWindow& w) {
+  const double lv = sl.loss;
+  if (rep.skipped || !std::isfinite(lv)) {
+    // A non-finite loss is traced to its first layer; otherwise the optimizer names the parameter.
+    const std::string reason = std::isfinite(lv) ? rep.reason
+                               : std::string("non-finite loss (") + (std::isnan(lv) ? "NaN" : lv > 0 ? "+inf" : "-inf") + ")";
+    const std::string where = sl.where.empty() ? rep.where : sl.where;
+    if (record_skip(s, epoch, rep.step, reason, where))
+      return "diverged: " + std::to_string(s.st.consecutive_skips) + " consecutive steps skipped; last: " + reason +
+             " in '" + where + "'";
+    return "";
   }
+  s.st.consecutive_skips = 0;
+  s.st.epoch_loss_sum += lv * static_cast<double>(sl.images);
+  s.st.epoch_correct += sl.correct;
+  s.st.epoch_seen += sl.images;
+  w.loss += lv;
+  w.images += sl.images;
+  ++w.batches;
+  return "";
+}
 
-  s.st.elapsed = elapsed();
+// The "train" metrics line every log.interval_steps steps (which starts a new window) and the progress display.
+void log_step(Session& s, int64_t epoch, const SessionClock& clock, LogWindow& w) {
+  const int64_t E = s.cfg.train.epochs, spe = s.steps_per_epoch;
+  const bool log_now = s.st.global_step % s.cfg.log.interval_steps == 0;
+  const double window_seconds = seconds_since(w.start);
+  const double ips = window_seconds > 0 ? static_cast<double>(w.images) / window_seconds : 0.0;
+  if (log_now) {
+    s.log_metrics({{"kind", "train"},
+                   {"epoch", epoch + 1},
+                   {"step", s.st.global_step},
+                   {"epoch_progress", static_cast<double>(s.st.global_step) / static_cast<double>(spe)},
+                   {"loss", number_or_null(w.loss / static_cast<double>(std::max<int64_t>(1, w.batches)), w.batches > 0)},
+                   {"lr", current_lr(*s.opt)},
+                   {"scheduled", scheduled_json(*s.opt)},
+                   {"images_per_s", ips},
+                   {"time", clock.elapsed()}});
+  }
+  const double session_steps = static_cast<double>(s.st.global_step - clock.first_step);
+  Progress::Status ps{epoch, E, s.st.epoch_step, spe,
+                      s.st.epoch_loss_sum / std::max<int64_t>(1, s.st.epoch_seen),
+                      static_cast<double>(s.st.epoch_correct) / std::max<int64_t>(1, s.st.epoch_seen), ips,
+                      seconds_since(clock.start) / session_steps * static_cast<double>(E * spe - s.st.global_step)};
+  s.progress.update(ps, log_now);
+  if (log_now) w = LogWindow{};
+}
+
+// One epoch's steps (from the resumed batch on), with step checkpoints and the epoch's end (evaluation,
+// checkpoint). Returns the divergence message, or "" when the epoch completed.
+std::string train_epoch(Session& s, int64_t epoch, const SessionClock& clock) {
+  const int64_t spe = s.steps_per_epoch;
+  s.train->start(epoch, s.st.epoch_step);
+  const auto epoch_start = Clock::now();
+  const double epoch_base = s.st.epoch_seconds;
+  LogWindow window;
+  while (auto b = s.train->next()) {
+    s.opt->zero_grad();
+    const StepLoss sl = forward_backward(s, *b);
+    const optim::StepReport rep = s.opt->step();
+    for (const auto& rec : s.opt->take_diagnostics()) {
+      nlohmann::json j = rec.to_json();
+      j["epoch"] = epoch + 1;
+      s.log_curvature(j);
+    }
+    const std::string failure = account_step(s, epoch, sl, rep, window);
+    if (!failure.empty()) return failure;
+    ++s.st.global_step;
+    ++s.st.epoch_step;
+    s.dp.maybe_check(*s.model, s.st.global_step);
+    log_step(s, epoch, clock, window);
+    if (s.cfg.checkpoint.interval_steps > 0 && s.st.global_step % s.cfg.checkpoint.interval_steps == 0 &&
+        s.st.epoch_step < spe) {
+      s.st.epoch_seconds = epoch_base + seconds_since(epoch_start);
+      s.st.elapsed = clock.elapsed();
+      save_last(s, s.paths.last_checkpoint());
+    }
+  }
+  finish_epoch(s, epoch, epoch_base + seconds_since(epoch_start), clock.elapsed());
+  return "";
+}
+
+// The run's end on rank 0: final weights (or the divergence event), summary.json and the report.
+TrainOutcome finish_run(Session& s, const TrainOptions& o, const std::string& failure) {
   TrainOutcome outcome;
   outcome.ok = failure.empty();
   outcome.error = failure;
-  outcome.stopped = outcome.ok && s.st.epoch < E;
+  outcome.stopped = outcome.ok && s.st.epoch < s.cfg.train.epochs;
   if (outcome.stopped || !s.dp.writes_run_dir()) return outcome;  // the last checkpoint holds the run; summary.json marks finished runs
   if (outcome.ok) save_state(*s.model, s.paths.final_weights());
   else s.log_metrics({{"kind", "event"}, {"event", "diverged"}, {"step", s.st.global_step}, {"message", failure}});
   outcome.summary = make_summary(s, outcome.ok ? "completed" : "diverged", failure);
   write_json_file(s.paths.summary(), outcome.summary);
-  write_report({load_run(o.run_dir)}, s.paths.report(), cfg.name);
+  write_report({load_run(o.run_dir)}, s.paths.report(), s.cfg.name);
   return outcome;
+}
+
+}  // namespace
+
+TrainOutcome train_run(const RunConfig& cfg, const TrainOptions& o, std::ostream& out, int out_fd) {
+  reset_peak_memory(cfg.device);
+  Session s(cfg, o, out, out_fd);
+  build(s, o);
+  const int64_t E = cfg.train.epochs;
+  if (s.st.global_step > 0)
+    s.progress.message("resuming " + o.run_dir + " at epoch " + std::to_string(s.st.epoch + 1) + ", batch " +
+                       std::to_string(s.st.epoch_step) + "/" + std::to_string(s.steps_per_epoch));
+  SessionClock clock;
+  clock.elapsed_base = s.st.elapsed;
+  clock.first_step = s.st.global_step;
+  std::string failure;
+  const int64_t last_epoch = o.stop_after_epoch > 0 ? std::min(E, o.stop_after_epoch) : E;
+  for (int64_t epoch = s.st.epoch; epoch < last_epoch && failure.empty(); ++epoch)
+    failure = train_epoch(s, epoch, clock);
+  s.st.elapsed = clock.elapsed();
+  return finish_run(s, o, failure);
 }
 
 }  // namespace ng::app

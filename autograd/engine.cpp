@@ -77,18 +77,14 @@ void set_grad_accumulated_hook(const Tensor& leaf, std::function<void()> hook) {
   meta(leaf.impl()).grad_accumulated_hook = std::move(hook);
 }
 
-void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
-  NG_CHECK(roots.size() == grads.size(), "backward: ", roots.size(), " roots but ", grads.size(), " gradients");
-  // (1) dependency counts over the reachable graph.
+namespace {
+
+// (1) For every node reachable from the roots, the number of edges that lead into it.
+std::unordered_map<Node*, int> dependency_counts(const std::vector<std::shared_ptr<Node>>& root_nodes) {
   std::unordered_map<Node*, int> deps;
   std::vector<Node*> stack;
-  std::vector<std::shared_ptr<Node>> root_nodes;
-  for (const Tensor& r : roots) {
-    auto n = gradient_edge(r);
-    NG_CHECK(n, "backward: tensor ", r.describe(), " does not require grad and has no grad_fn");
-    root_nodes.push_back(n);
+  for (const auto& n : root_nodes)
     if (deps.emplace(n.get(), 0).second) stack.push_back(n.get());
-  }
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
@@ -99,6 +95,36 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       if (inserted) stack.push_back(nx.get());
     }
   }
+  return deps;
+}
+
+// One node's backward on its summed output gradient g; frees the node's saved tensors unless retained.
+std::vector<Tensor> backward_node(Node& n, const Tensor& g, bool retain_graph) {
+  if (!g.defined()) return {};
+  NG_CHECK(!n.released, "backward: trying to backward through ", n.name(),
+           " a second time; its saved tensors were freed (pass retain_graph=true the first time)");
+  std::vector<Tensor> in_grads = n.backward(g);
+  NG_CHECK(in_grads.size() == n.next.size() || in_grads.empty(), n.name(), ": returned ", in_grads.size(),
+           " gradients for ", n.next.size(), " inputs");
+  // Leaf accumulators live across graphs; every other node frees its saved tensors.
+  if (!retain_graph && !dynamic_cast<AccumulateGrad*>(&n)) {
+    n.release();
+    n.released = true;
+  }
+  return in_grads;
+}
+
+}  // namespace
+
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
+  NG_CHECK(roots.size() == grads.size(), "backward: ", roots.size(), " roots but ", grads.size(), " gradients");
+  std::vector<std::shared_ptr<Node>> root_nodes;
+  for (const Tensor& r : roots) {
+    auto n = gradient_edge(r);
+    NG_CHECK(n, "backward: tensor ", r.describe(), " does not require grad and has no grad_fn");
+    root_nodes.push_back(n);
+  }
+  std::unordered_map<Node*, int> deps = dependency_counts(root_nodes);
   // (2) process in dependency order, newest node first among the ready ones.
   auto later = [](const std::shared_ptr<Node>& a, const std::shared_ptr<Node>& b) { return a->sequence < b->sequence; };
   std::priority_queue<std::shared_ptr<Node>, std::vector<std::shared_ptr<Node>>, decltype(later)> ready(later);
@@ -117,19 +143,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     ready.pop();
     Tensor g = std::move(pending[n.get()]);
     pending.erase(n.get());
-    std::vector<Tensor> in_grads;
-    if (g.defined()) {
-      NG_CHECK(!n->released, "backward: trying to backward through ", n->name(),
-               " a second time; its saved tensors were freed (pass retain_graph=true the first time)");
-      in_grads = n->backward(g);
-      NG_CHECK(in_grads.size() == n->next.size() || in_grads.empty(), n->name(), ": returned ",
-               in_grads.size(), " gradients for ", n->next.size(), " inputs");
-      // Leaf accumulators live across graphs; every other node frees its saved tensors.
-      if (!retain_graph && !dynamic_cast<AccumulateGrad*>(n.get())) {
-        n->release();
-        n->released = true;
-      }
-    }
+    const std::vector<Tensor> in_grads = backward_node(*n, g, retain_graph);
     for (size_t i = 0; i < n->next.size(); ++i) {
       const auto& nx = n->next[i];
       if (!nx) continue;

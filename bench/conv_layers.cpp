@@ -66,9 +66,7 @@ double best_ms(const std::function<void()>& fn, int reps, bool cpu_clock) {
   return *std::min_element(t.begin(), t.end());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   std::string arch = "vgg16";
   double width = 1.0;
   int64_t batch = 128;
@@ -76,21 +74,39 @@ int main(int argc, char** argv) {
   bool cpu_clock = false;
   std::string algo = "auto";
   int only = -1;  // --layer i: time only conv layer i
+};
+
+// The command line as --key value pairs; false (after a message) for an unknown key.
+bool parse_options(int argc, char** argv, Options& o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--arch") arch = v;
-    else if (k == "--width") width = std::atof(v.c_str());
-    else if (k == "--batch") batch = std::atoll(v.c_str());
-    else if (k == "--threads") threads = std::atoi(v.c_str());
-    else if (k == "--reps") reps = std::atoi(v.c_str());
-    else if (k == "--clock") cpu_clock = v == "cpu";
-    else if (k == "--algo") algo = v;
-    else if (k == "--layer") only = std::atoi(v.c_str());
+    if (k == "--arch") o.arch = v;
+    else if (k == "--width") o.width = std::atof(v.c_str());
+    else if (k == "--batch") o.batch = std::atoll(v.c_str());
+    else if (k == "--threads") o.threads = std::atoi(v.c_str());
+    else if (k == "--reps") o.reps = std::atoi(v.c_str());
+    else if (k == "--clock") o.cpu_clock = v == "cpu";
+    else if (k == "--algo") o.algo = v;
+    else if (k == "--layer") o.only = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!parse_options(argc, argv, o)) return 2;
+  const std::string& arch = o.arch;
+  const std::string& algo = o.algo;
+  const int64_t batch = o.batch;
+  const double width = o.width;
+  const int threads = o.threads, reps = o.reps, only = o.only;
+  const bool cpu_clock = o.cpu_clock;
   set_num_threads(threads);
   Generator gen(0);
   kernels::Conv2dGeometry g;
