@@ -7,6 +7,8 @@
 //     forward/backward; accumulate() (called by step(), or by the caller after each micro-batch when
 //     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
 //     statistics, and the captures are armed again for the next micro-batch;
+//   • data-parallel runs: the statistics of those steps are then combined over the ranks
+//     (set_statistics_reduce);
 //   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
 //   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
