@@ -4,9 +4,9 @@
 // Before any communication, every rank checks the launch against the config the same way, so a bad
 // launch is one ConfigError (exit 2) on every rank: a build without MPI, a global batch the ranks cannot
 // share evenly, more ranks than test or validation images, a last batch that leaves a rank without images
-// where every rank takes part in statistics (sync_batchnorm; SINGD, IKFAC, KFAC), the NCCL backend on the CPU. During the run, rank 0 alone writes the run directory; work
-// that only rank 0 does (preparing the run directory) is followed by a broadcast of its outcome, so an
-// error there ends every rank alike.
+// where every rank takes part in statistics (sync_batchnorm; SINGD, IKFAC, KFAC), the NCCL backend on the
+// CPU. During the run, rank 0 alone writes the run directory; work that only rank 0 does (preparing the
+// run directory) is followed by a broadcast of its outcome, so an error there ends every rank alike.
 #pragma once
 #include <functional>
 #include <memory>
