@@ -9,6 +9,8 @@
 #include "apps/cli.h"
 #include "dist/param_sync.h"
 #include "dist/sync_batchnorm.h"
+#include "dist/weighted_sum.h"
+#include "optim/curvature_optimizer.h"
 
 namespace ng::app {
 
@@ -36,16 +38,15 @@ void check_launch(const RunConfig& cfg, int ranks) {
   if (cfg.train.batch_size % ranks != 0)
     throw ConfigError("train.batch_size: " + std::to_string(cfg.train.batch_size) + " cannot be split evenly over " +
                       launched + " (the global batch is shared equally; use a multiple of " + std::to_string(ranks) + ")");
-  const std::string& opt = cfg.optimizer.type;
-  if (opt != "sgd" && opt != "adamw")
-    throw ConfigError("optimizer.type: \"" + opt + "\" is not supported with several ranks yet (distributed: " +
-                      launched + "); data-parallel runs support \"sgd\" and \"adamw\"");
   const DataFacts facts = data_facts(cfg.data);
   const int64_t last = facts.train_records % cfg.train.batch_size;
-  if (cfg.distributed.sync_batchnorm && !cfg.data.drop_last && last > 0 && last < ranks)
+  const std::string& opt = cfg.optimizer.type;
+  const bool curvature = opt != "sgd" && opt != "adamw";  // singd, ikfac, kfac: statistics from every rank
+  if ((cfg.distributed.sync_batchnorm || curvature) && !cfg.data.drop_last && last > 0 && last < ranks)
     throw ConfigError("data.drop_last: the last batch of " + std::to_string(last) + " images leaves some of the " +
-                      launched + " without images, which distributed.sync_batchnorm cannot serve (every rank " +
-                      "takes part in the statistics); set data.drop_last to true");
+                      launched + " without images, which " +
+                      (curvature ? "optimizer.type \"" + opt + "\"" : std::string("distributed.sync_batchnorm")) +
+                      " cannot serve (every rank takes part in the statistics); set data.drop_last to true");
   if (facts.test_records < ranks)
     throw ConfigError("data.test_subset: " + std::to_string(facts.test_records) + " test images for " + launched +
                       " (every rank evaluates a share; launch at most as many ranks as test images)");
@@ -151,8 +152,16 @@ void DataParallel::start(Module& model) {
                                                  static_cast<int64_t>(spec_.bucket_mb * 1024.0 * 1024.0));
 }
 
+void DataParallel::attach(optim::Optimizer& opt) {
+  auto* curvature = dynamic_cast<optim::CurvatureOptimizer*>(&opt);
+  if (!comm() || !curvature) return;
+  curvature->set_statistics_reduce(
+      [this](const std::vector<Tensor>& statistics) { dist::all_reduce_weighted(*comm_, statistics, share_); });
+}
+
 void DataParallel::begin_step(int64_t local, int64_t global) {
-  if (reducer_) reducer_->begin_step(static_cast<double>(local) / static_cast<double>(global));
+  share_ = static_cast<double>(local) / static_cast<double>(global);
+  if (reducer_) reducer_->begin_step(share_);
 }
 
 void DataParallel::finish_step() {

@@ -3,10 +3,10 @@
 //
 // Before any communication, every rank checks the launch against the config the same way, so a bad
 // launch is one ConfigError (exit 2) on every rank: a build without MPI, a global batch the ranks cannot
-// share evenly, more ranks than test or validation images, an optimizer data-parallel runs do not
-// support yet, the NCCL backend on the CPU. During the run, rank 0 alone writes the run directory; work
-// that only rank 0 does (preparing the run directory) is followed by a broadcast of its outcome, so an
-// error there ends every rank alike.
+// share evenly, more ranks than test or validation images, a last batch that leaves a rank without images
+// where every rank takes part in statistics (sync_batchnorm; SINGD, IKFAC, KFAC), the NCCL backend on the
+// CPU. During the run, rank 0 alone writes the run directory; work that only rank 0 does (preparing the
+// run directory) is followed by a broadcast of its outcome, so an error there ends every rank alike.
 #pragma once
 #include <functional>
 #include <memory>
@@ -17,6 +17,7 @@
 #include "dist/communicator.h"
 #include "dist/grad_reducer.h"
 #include "layers/module.h"
+#include "optim/optimizer.h"
 
 namespace ng::app {
 
@@ -67,6 +68,9 @@ class DataParallel {
   // After the model (and a checkpoint) is loaded: every rank takes rank 0's parameters and buffers, and
   // the gradient buckets are laid out over the model's parameters.
   void start(Module& model);
+  // SINGD, IKFAC and KFAC: their curvature statistics are combined over the ranks on statistics steps,
+  // each rank's weighted by its share of the step's images (CurvatureOptimizer::set_statistics_reduce).
+  void attach(optim::Optimizer& opt);
   // Around one step's forward/backward: `local` of the step's `global` images are this rank's.
   void begin_step(int64_t local, int64_t global);
   void finish_step();
@@ -85,6 +89,7 @@ class DataParallel {
   dist::Communicator* comm_;
   DistributedSpec spec_;
   std::unique_ptr<dist::GradReducer> reducer_;
+  double share_ = 1.0;   // this rank's images over the current step's global batch
   double waited_ = 0.0;  // this rank's reducer_->wait_seconds() at the last take_wait_seconds()
 };
 

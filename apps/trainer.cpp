@@ -150,6 +150,7 @@ void build(Session& s, const TrainOptions& o) {
                            cfg.train.epochs);
   }
   s.dp.start(*s.model);
+  s.dp.attach(*s.opt);
   if (!s.dp.writes_run_dir()) return;
   s.metrics->truncate(s.st.metrics_bytes);
   s.curvature->truncate(s.st.curvature_bytes);

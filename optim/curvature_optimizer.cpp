@@ -149,6 +149,13 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
              ctx.t, " (T = ", common_[layers_[l].group].T, "); run a forward pass with gradients enabled and "
              "backward() between optimizer steps");
   }
+  if (statistics_reduce_) {
+    std::vector<Tensor> tensors;
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (stats[l])
+        for (Tensor& t : statistics(l)) tensors.push_back(std::move(t));
+    if (!tensors.empty()) statistics_reduce_(tensors);
+  }
   update_factors(stats, ctx);
   if (!ctx.failure.empty()) return;
   for (size_t l = 0; l < layers_.size(); ++l) {

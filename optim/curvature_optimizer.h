@@ -7,6 +7,8 @@
 //     forward/backward; accumulate() (called by step(), or by the caller after each micro-batch when
 //     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
 //     statistics, and the captures are armed again for the next micro-batch;
+//   • data-parallel runs: the statistics of those steps are then combined over the ranks
+//     (set_statistics_reduce);
 //   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
 //   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
@@ -72,6 +74,13 @@ class CurvatureOptimizer : public Optimizer {
   size_t num_layers() const { return layers_.size(); }
   const std::string& layer_name(size_t l) const { return layers_[l].name; }
 
+  // Data-parallel runs: on statistics steps, after the step's captures are absorbed and before the factor
+  // update, `reduce` combines the statistics tensors of the due layers (SINGD: H_K and H_C in their compact
+  // form; KFAC: Σaᵀa and Σgᵀg) over the ranks, in place; every rank calls it at the same point with tensors
+  // of the same shapes. Unset (one process), nothing is exchanged.
+  using StatisticsReduce = std::function<void(const std::vector<Tensor>&)>;
+  void set_statistics_reduce(StatisticsReduce reduce) { statistics_reduce_ = std::move(reduce); }
+
  protected:
   struct Layer {
     std::string name;
@@ -108,6 +117,8 @@ class CurvatureOptimizer : public Optimizer {
   // Adds one captured pair (a in dtype_K, g in dtype_C) to the statistics of layer l.
   virtual void absorb(size_t l, const Tensor& a, const Tensor& g) = 0;
   virtual bool has_statistics(size_t l) const = 0;
+  // The statistics tensors of layer l (sharing their storage: the statistics reduce writes into them).
+  virtual std::vector<Tensor> statistics(size_t l) const = 0;
   // Every step, before preconditioning: stage the new factors of every layer — from its statistics for the
   // layers with statistics_due[l] (t mod T = 0; they are then present) — and set ctx.failure (and
   // ctx.where: the first failing layer) to abandon the step. One call for all layers, so the derived
@@ -141,6 +152,7 @@ class CurvatureOptimizer : public Optimizer {
   std::vector<CurvatureHyper> common_;
   std::vector<bool> preconditioned_;  // per flat parameter
   size_t batch_bytes_ = size_t{64} << 20;
+  StatisticsReduce statistics_reduce_;
 };
 
 }  // namespace ng::optim

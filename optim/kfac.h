@@ -53,6 +53,7 @@ class KFAC final : public CurvatureOptimizer {
  protected:
   void absorb(size_t l, const Tensor& a, const Tensor& g) override;
   bool has_statistics(size_t l) const override { return state_[l].sum_aa.defined(); }
+  std::vector<Tensor> statistics(size_t l) const override { return {state_[l].sum_aa, state_[l].sum_gg}; }
   void update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) override;
   Tensor precondition(size_t l, const Tensor& Gm) override;
   void clear_statistics(size_t l) override;

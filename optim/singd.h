@@ -68,6 +68,7 @@ class SINGD final : public CurvatureOptimizer {
  protected:
   void absorb(size_t l, const Tensor& a, const Tensor& g) override;
   bool has_statistics(size_t l) const override { return state_[l].HK && state_[l].HC; }
+  std::vector<Tensor> statistics(size_t l) const override { return {state_[l].HK->values(), state_[l].HC->values()}; }
   void update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) override;
   Tensor precondition(size_t l, const Tensor& Gm) override;
   void clear_statistics(size_t l) override;

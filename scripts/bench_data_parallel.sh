@@ -11,7 +11,7 @@
 # finish_step() waits for the gradient all-reduces after the backward pass). The settings alternate,
 # REPEATS times (default 3), and each keeps its fastest repeat, so a shared machine's drifting speed hits
 # both alike; ratio = 2 ranks / 1 rank images/s (> 1: two ranks are faster). A setting natgrad refuses
-# (exit 2, e.g. an optimizer not yet supported on several ranks) is reported with natgrad's error. Not a
+# (exit 2, e.g. a build without MPI) is reported with natgrad's error. Not a
 # test: numbers depend on the machine and on whatever else runs on it. mpirun runs with Open MPI's
 # defaults (for 2 ranks: each bound to a core) plus MPIRUN_ARGS, e.g. "--bind-to none"; the 1-rank run
 # is a plain process.

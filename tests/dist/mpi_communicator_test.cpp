@@ -13,6 +13,7 @@
 #include "dist/grad_reducer.h"
 #include "dist/mpi_communicator.h"
 #include "dist/param_sync.h"
+#include "dist/weighted_sum.h"
 #include "layers/conv2d.h"
 #include "layers/flatten.h"
 #include "layers/linear.h"
@@ -55,6 +56,28 @@ TEST(MpiCommunicator, AllReduceSumAndAverage) {
   Tensor ints = Tensor::from_vector(std::vector<int64_t>{g_comm->rank() + 1, 1}, {2});
   g_comm->all_reduce(ints, ReduceOp::sum);
   EXPECT_EQ(ints.to_vector<int64_t>(), (std::vector<int64_t>{int64_t{n} * (n + 1) / 2, n}));
+}
+
+// Rank r weighs its tensors by (r + 1) / Σ(r + 1); float32, bfloat16 and float64 tensors in one call, each
+// written back in its own dtype.
+TEST(MpiCommunicator, AllReduceWeightedSumsEachRanksShare) {
+  const int n = g_comm->size();
+  const double total = n * (n + 1) / 2.0;
+  const std::vector<std::pair<Shape, DType>> specs = {
+      {{3, 4}, DType::f32}, {{5}, DType::bf16}, {{2, 2}, DType::f64}, {{6}, DType::f32}};
+  std::vector<Tensor> mine;
+  for (size_t k = 0; k < specs.size(); ++k) mine.push_back(rank_data(20 + k, g_comm->rank(), specs[k].first, specs[k].second));
+  all_reduce_weighted(*g_comm, mine, (g_comm->rank() + 1) / total);
+  for (size_t k = 0; k < specs.size(); ++k) {
+    ASSERT_EQ(mine[k].dtype(), specs[k].second);
+    ASSERT_EQ(mine[k].shape(), specs[k].first);
+    Tensor expect = Tensor::zeros(specs[k].first, DType::f64);
+    for (int r = 0; r < n; ++r)
+      expect = add(expect, mul(rank_data(20 + k, r, specs[k].first, specs[k].second).to(DType::f64), (r + 1) / total));
+    const double tol = specs[k].second == DType::bf16 ? 1e-2 : specs[k].second == DType::f32 ? 1e-6 : 1e-14;
+    const auto e = expect.to_vector<double>(), got = mine[k].to_vector<double>();
+    for (size_t i = 0; i < e.size(); ++i) EXPECT_NEAR(got[i], e[i], tol * (1.0 + std::fabs(e[i]))) << k << "," << i;
+  }
 }
 
 TEST(MpiCommunicator, AsyncAllReducesCompleteInAnyWaitOrder) {

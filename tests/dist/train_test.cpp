@@ -1,9 +1,9 @@
 // tests/dist/train_test.cpp — `mpirun -np N natgrad train` end to end on real CIFAR-10 images (a few
-// hundred of ../shared/data): N ranks × b/N against 1 rank × b after 20 steps (SGD, AdamW; a model without
-// BatchNorm, and one with BatchNorm under distributed.sync_batchnorm), 3 ranks, resuming on another rank
-// count, bad launches and a killed rank. Every distributed run also compares the parameters' bytes across
-// ranks at each checkpoint and every step (distributed.check_interval_steps = 1), so a run only succeeds
-// when all ranks hold bitwise-equal parameters.
+// hundred of ../shared/data): N ranks × b/N against 1 rank × b after 20 steps (SGD, AdamW, SINGD dense and
+// hierarchical, IKFAC, KFAC; a model without BatchNorm, and one with BatchNorm under
+// distributed.sync_batchnorm), 3 ranks, resuming on another rank count, bad launches and a killed rank.
+// Every distributed run also compares the parameters' bytes across ranks at each checkpoint and every step
+// (distributed.check_interval_steps = 1), so a run only succeeds when all ranks hold bitwise-equal parameters.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +51,29 @@ RunResult run(int ranks, const std::vector<std::string>& args, const TempDir& di
   return app::testing::wait_for(spawn(ranks, args, log), log);
 }
 
+// The optimizer block of `name`: sgd, adamw, singd-dense, singd-hierarchical, ikfac, kfac. The curvature
+// optimizers take statistics and update their factors every step (T = 1), so each of the 20 steps
+// combines the ranks' statistics.
+nlohmann::json optimizer_config(const std::string& name) {
+  // AdamW divides each coordinate by its own gradient scale (+ eps): with the default eps = 1e-8 a coordinate
+  // whose gradient is a near-cancelling sum (measured here: a conv weight of seed 7, epoch 1) turns the
+  // float32 rounding difference of the two reduction orders into 1.5e-4 relative differences after 10 steps.
+  // eps = 1e-6 bounds that amplification; the ranks' results then agree to 2.5e-7 relative.
+  if (name == "sgd") return {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}};
+  if (name == "adamw") return {{"type", "adamw"}, {"lr", 0.003}, {"weight_decay", 0.01}, {"eps", 1e-6}};
+  const nlohmann::json fallback = {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}};
+  if (name == "kfac")
+    return {{"type", "kfac"}, {"lr", 0.01}, {"damping", 0.01}, {"T", 1}, {"T_inv", 2}, {"fallback", fallback}};
+  // IKFAC's factor step has no normalisation by the statistics' traces: a smaller β1 keeps it stable here.
+  nlohmann::json singd = {{"type", name == "ikfac" ? "ikfac" : "singd"}, {"lr", 0.01},
+                          {"lr_cov", name == "ikfac" ? 0.01 : 0.05}, {"damping", 0.01}, {"T", 1}, {"fallback", fallback}};
+  if (name == "singd-hierarchical") {
+    const nlohmann::json hierarchical = {{"type", "hierarchical"}, {"k1", 3}, {"k2", 3}};
+    singd["structure_K"] = singd["structure_C"] = hierarchical;
+  }
+  return singd;
+}
+
 // 320 training images in global batches of `batch` (augmented: crops and flips keyed by image), 101 test
 // images (the last evaluation batch is smaller than 3 ranks), checkpoints every 5 steps.
 nlohmann::json config(const std::string& optimizer, int64_t batch, bool batchnorm) {
@@ -63,17 +86,10 @@ nlohmann::json config(const std::string& optimizer, int64_t batch, bool batchnor
   layers.push_back({{"type", "maxpool2d"}, {"kernel_size", 4}});
   layers.push_back({{"type", "flatten"}});
   layers.push_back({{"type", "linear"}, {"in_features", 512}, {"out_features", 10}});
-  // AdamW divides each coordinate by its own gradient scale (+ eps): with the default eps = 1e-8 a coordinate
-  // whose gradient is a near-cancelling sum (measured here: a conv weight of seed 7, epoch 1) turns the
-  // float32 rounding difference of the two reduction orders into 1.5e-4 relative differences after 10 steps.
-  // eps = 1e-6 bounds that amplification; the ranks' results then agree to 2.5e-7 relative.
-  nlohmann::json opt = optimizer == "sgd"
-                           ? nlohmann::json{{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}}
-                           : nlohmann::json{{"type", "adamw"}, {"lr", 0.003}, {"weight_decay", 0.01}, {"eps", 1e-6}};
   return {{"name", "dist"}, {"seed", 7}, {"threads", 1},
           {"model", {{"type", "sequential"}, {"layers", layers}}},
           {"data", {{"root", app::testing::cifar_root()}, {"train_subset", 10 * batch}, {"test_subset", 101}}},
-          {"optimizer", opt},
+          {"optimizer", optimizer_config(optimizer)},
           {"train", {{"epochs", 2}, {"batch_size", batch}}},
           {"eval", {{"batch_size", 50}}},
           {"checkpoint", {{"interval_steps", 5}}},
@@ -128,6 +144,12 @@ TEST(DataParallelTrain, TwoRanksEqualOneRankSgd) { expect_equivalent("sgd", 2, 3
 TEST(DataParallelTrain, TwoRanksEqualOneRankAdamW) { expect_equivalent("adamw", 2, 32, false); }
 TEST(DataParallelTrain, TwoRanksEqualOneRankWithSyncBatchNorm) { expect_equivalent("sgd", 2, 32, true); }
 TEST(DataParallelTrain, ThreeRanksEqualOneRankSgd) { expect_equivalent("sgd", 3, 33, false); }
+// SINGD, IKFAC and KFAC: the ranks' curvature statistics (H_K, H_C; Σaᵀa, Σgᵀg) are averaged before every
+// factor update; with BatchNorm under sync_batchnorm or without BatchNorm.
+TEST(DataParallelTrain, TwoRanksEqualOneRankSingdDense) { expect_equivalent("singd-dense", 2, 32, true); }
+TEST(DataParallelTrain, TwoRanksEqualOneRankSingdHierarchical) { expect_equivalent("singd-hierarchical", 2, 32, false); }
+TEST(DataParallelTrain, TwoRanksEqualOneRankIkfac) { expect_equivalent("ikfac", 2, 32, false); }
+TEST(DataParallelTrain, TwoRanksEqualOneRankKfac) { expect_equivalent("kfac", 2, 32, true); }
 
 TEST(DataParallelTrain, ResumesOnAnotherRankCountAndBitwiseOnTheSame) {
   if (!mpi_built()) GTEST_SKIP() << "built without MPI";
@@ -164,9 +186,13 @@ TEST(DataParallelTrain, BadLaunchesExitWithTwoNamingTheKey) {
   nlohmann::json few_tests = config("sgd", 30, false);
   few_tests["data"]["test_subset"] = 2;
   expect_refused(3, few_tests, "data.test_subset");
-  nlohmann::json singd = config("sgd", 32, false);
-  singd["optimizer"] = {{"type", "singd"}, {"lr", 0.01}};
-  expect_refused(2, singd, "optimizer.type");
+  nlohmann::json lone_image = config("kfac", 32, false);  // a last batch of 1 image leaves rank 1 no statistics
+  lone_image["data"]["train_subset"] = 321;
+  lone_image["data"]["drop_last"] = false;
+  expect_refused(2, lone_image, "data.drop_last");
+  nlohmann::json sharded = config("singd-dense", 32, false);
+  sharded["distributed"]["shard_factor_work"] = true;
+  expect_refused(2, sharded, "distributed.shard_factor_work");
   nlohmann::json bad_key = config("sgd", 32, false);
   bad_key["distributed"]["buckets"] = 3;
   expect_refused(2, bad_key, "distributed.buckets");
