@@ -23,7 +23,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2>
   register_parameter("bias", &bias_);
 }
 
-int64_t Conv2d::d_in() const {
+int64_t Conv2d::d_i() const {
   return in_channels_ / opt_.groups * kernel_[0] * kernel_[1] + (bias_.defined() ? 1 : 0);
 }
 

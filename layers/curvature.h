@@ -48,8 +48,10 @@ class CurvatureLayer {
 
   virtual Tensor& weight() = 0;
   virtual Tensor* bias() = 0;        // nullptr when the layer has no bias
-  virtual int64_t d_in() const = 0;  // d_i: fan-in per output (C_in/groups·kH·kW or in_features) (+1 for bias)
-  virtual int64_t d_out() const = 0; // d_o: out_features or C_out
+  // The factors' sides (docs/singd.md §3.1): d_i = d_in + 1 with a bias (the bias is K's last row and
+  // column), d_in without, where d_in = in_features or C_in/groups·kH·kW; d_o = out_features or C_out.
+  virtual int64_t d_i() const = 0;
+  virtual int64_t d_o() const = 0;
   virtual std::string kind() const = 0;  // "Linear" or "Conv2d"
 
  protected:

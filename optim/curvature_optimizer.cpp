@@ -82,13 +82,13 @@ CurvatureOptimizer::CurvatureOptimizer(const std::string& who, std::vector<std::
     L.w = w;
     L.b = b;
     L.has_bias = b != kNone;
-    L.d_i = cl->d_in();
-    L.d_o = cl->d_out();
+    L.d_i = cl->d_i();
+    L.d_o = cl->d_o();
     const CurvatureHyper& h = common_[L.group];
     L.dtype_K = h.dtype_K.value_or(cl->weight().dtype());
     L.dtype_C = h.dtype_C.value_or(cl->weight().dtype());
     NG_CHECK(cl->weight().numel() == L.d_o * (L.d_i - (L.has_bias ? 1 : 0)), who, ": layer '", name,
-             "' reports d_in ", L.d_i, ", d_out ", L.d_o, " but its weight is ", cl->weight().describe());
+             "' reports d_i ", L.d_i, ", d_o ", L.d_o, " but its weight is ", cl->weight().describe());
     preconditioned_[w] = true;
     if (L.has_bias) preconditioned_[b] = true;
     layers_.push_back(std::move(L));

@@ -84,8 +84,8 @@ void check_linear(int64_t n, int64_t s, bool bias, KfacApprox approx, LossAverag
   for (double& v : g.v) v *= std::sqrt(n_loss(avg, n, s));
   expect_matrix(c.a, a, 1e-12, "a");
   expect_matrix(c.g, g, 1e-12, "g");
-  EXPECT_EQ(lin.d_in(), di);
-  EXPECT_EQ(lin.d_out(), o);
+  EXPECT_EQ(lin.d_i(), di);
+  EXPECT_EQ(lin.d_o(), o);
 }
 
 TEST(Curvature, LinearMatchesNaiveMatrices) {
@@ -148,8 +148,8 @@ void check_conv(const ConvCase& cc, KfacApprox approx, LossAverage avg) {
   for (double& v : g.v) v *= std::sqrt(n_loss(avg, n, L));
   expect_matrix(cap.a, a, 1e-12, "a");
   expect_matrix(cap.g, g, 1e-12, "g");
-  EXPECT_EQ(conv.d_in(), di);
-  EXPECT_EQ(conv.d_out(), o);
+  EXPECT_EQ(conv.d_i(), di);
+  EXPECT_EQ(conv.d_o(), o);
 }
 
 TEST(Curvature, Conv2dMatchesNaiveMatrices) {

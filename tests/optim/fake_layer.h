@@ -26,8 +26,8 @@ class FakeLayer : public CurvatureLayer {
 
   Tensor& weight() override { return w_; }
   Tensor* bias() override { return b_.defined() ? &b_ : nullptr; }
-  int64_t d_in() const override { return in_ + (b_.defined() ? 1 : 0); }
-  int64_t d_out() const override { return out_; }
+  int64_t d_i() const override { return in_ + (b_.defined() ? 1 : 0); }
+  int64_t d_o() const override { return out_; }
   std::string kind() const override { return "Fake"; }
 
   // What a forward + backward pass with a pending request would leave behind.

@@ -233,7 +233,7 @@ TEST(SingdProperties, BatchedFactorUpdatesDoNotDependOnTheBatching) {
     }
     StepReport step(Generator& g) {
       for (auto& L : layers) {
-        const int64_t di = L->d_in(), dout = L->d_out();
+        const int64_t di = L->d_i(), dout = L->d_o();
         L->capture(Tensor::normal({kN, di}, 0.0, 0.4, g, DType::f64), Tensor::normal({kN, dout}, 0.0, 0.1, g, DType::f64));
         L->set_grad_matrix(Tensor::normal({dout, di}, 0.0, 0.05, g, DType::f64));
       }
