@@ -30,8 +30,9 @@ int64_t Conv2d::d_i() const {
 Tensor Conv2d::forward(const Tensor& x_in) {
   const Tensor x = in_compute_dtype(x_in);
   Tensor y = conv2d(x, in_compute_dtype(weight_), in_compute_dtype(bias_), opt_);
-  if (!request_ || !grad_enabled()) return y;
-  const CaptureRequest req = *request_;
+  const std::optional<CaptureRequest> request = forward_request();
+  if (!request || !grad_enabled()) return y;
+  const CaptureRequest req = *request;
   captured_ = {};
   captured_.a = conv2d_capture_a(x, kernel_, opt_, req, bias_.defined());
   return capture_grad(y, [this, req](const Tensor& gy) { captured_.g = conv2d_capture_g(gy, req); });

@@ -17,8 +17,13 @@ CurvatureCapture CurvatureLayer::take_capture() {
            ", g: ", captured_.g.defined() ? "captured" : "missing",
            "); call request_capture() before the forward pass and run backward before take_capture()");
   CurvatureCapture out = std::move(captured_);
-  cancel_capture();
+  captured_ = {};
   return out;
+}
+
+std::optional<CaptureRequest> CurvatureLayer::forward_request() {
+  if (const std::shared_ptr<const ArmHook> hook = arm_hook_.lock()) (*hook)();
+  return request_;
 }
 
 }  // namespace ng

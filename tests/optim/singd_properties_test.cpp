@@ -335,7 +335,7 @@ TEST(SingdProperties, ResumeFromSavedStateIsBitExact) {
   c.layer.bias()->copy_(*b.layer.bias());
   c.extra.copy_(b.extra);
   c.opt->load_state(path);
-  ASSERT_TRUE(c.layer.request().has_value() == (3 % 2 == 0));  // captures re-armed for the restored step
+  ASSERT_TRUE(c.layer.request().has_value() == (3 % 2 == 0));  // captures armed for the restored step
   for (int t = 3; t < 6; ++t) c.step(batches[t]);
   EXPECT_EQ(a.snapshot(), c.snapshot());
   // A state of another structure is rejected.
