@@ -1,5 +1,7 @@
 // kernels/dispatch.cpp — device routing that is not a per-kernel NG_DISPATCH: memory, cross-device
-// transfers, and the errors of a build without CUDA. The only #ifdef NATGRAD_WITH_CUDA outside kernels/cuda.
+// transfers, and the errors of a build without CUDA. With NG_DISPATCH in kernels/dispatch.h, the library's
+// only #ifdef NATGRAD_WITH_CUDA outside kernels/cuda (core/, autograd/, layers/, optim/ and dist/ have
+// none; apps/ reads it to query the CUDA runtime for device checks, peak memory and provenance).
 #include "kernels/dispatch.h"
 
 #include <cstdlib>

@@ -23,15 +23,16 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2>
   register_parameter("bias", &bias_);
 }
 
-int64_t Conv2d::d_in() const {
+int64_t Conv2d::d_i() const {
   return in_channels_ / opt_.groups * kernel_[0] * kernel_[1] + (bias_.defined() ? 1 : 0);
 }
 
 Tensor Conv2d::forward(const Tensor& x_in) {
   const Tensor x = in_compute_dtype(x_in);
   Tensor y = conv2d(x, in_compute_dtype(weight_), in_compute_dtype(bias_), opt_);
-  if (!request_ || !grad_enabled()) return y;
-  const CaptureRequest req = *request_;
+  const std::optional<CaptureRequest> request = forward_request();
+  if (!request || !grad_enabled()) return y;
+  const CaptureRequest req = *request;
   captured_ = {};
   captured_.a = conv2d_capture_a(x, kernel_, opt_, req, bias_.defined());
   return capture_grad(y, [this, req](const Tensor& gy) { captured_.g = conv2d_capture_g(gy, req); });

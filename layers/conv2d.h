@@ -24,8 +24,8 @@ class Conv2d : public Module, public CurvatureLayer {
 
   Tensor& weight() override { return weight_; }
   Tensor* bias() override { return bias_.defined() ? &bias_ : nullptr; }
-  int64_t d_in() const override;
-  int64_t d_out() const override { return out_channels_; }
+  int64_t d_i() const override;
+  int64_t d_o() const override { return out_channels_; }
   std::string kind() const override { return "Conv2d"; }
 
   int64_t in_channels() const { return in_channels_; }

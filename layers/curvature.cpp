@@ -12,13 +12,18 @@ void CurvatureLayer::cancel_capture() {
 }
 
 CurvatureCapture CurvatureLayer::take_capture() {
-  NG_CHECK(capture_ready(), "take_capture: ", kind(), " (d_in ", d_in(), ", d_out ", d_out(),
+  NG_CHECK(capture_ready(), "take_capture: ", kind(), " (d_i ", d_i(), ", d_o ", d_o(),
            ") has no complete capture (a: ", captured_.a.defined() ? "captured" : "missing",
            ", g: ", captured_.g.defined() ? "captured" : "missing",
            "); call request_capture() before the forward pass and run backward before take_capture()");
   CurvatureCapture out = std::move(captured_);
-  cancel_capture();
+  captured_ = {};
   return out;
+}
+
+std::optional<CaptureRequest> CurvatureLayer::forward_request() {
+  if (const std::shared_ptr<const ArmHook> hook = arm_hook_.lock()) (*hook)();
+  return request_;
 }
 
 }  // namespace ng

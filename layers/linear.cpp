@@ -22,8 +22,9 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool b
 Tensor Linear::forward(const Tensor& x_in) {
   const Tensor x = in_compute_dtype(x_in);
   Tensor y = linear(x, in_compute_dtype(weight_), in_compute_dtype(bias_));
-  if (!request_ || !grad_enabled()) return y;
-  const CaptureRequest req = *request_;
+  const std::optional<CaptureRequest> request = forward_request();
+  if (!request || !grad_enabled()) return y;
+  const CaptureRequest req = *request;
   captured_ = {};
   captured_.a = linear_capture_a(x, req, bias_.defined());
   return capture_grad(y, [this, req](const Tensor& gy) { captured_.g = linear_capture_g(gy, req); });

@@ -18,8 +18,8 @@ class Linear : public Module, public CurvatureLayer {
 
   Tensor& weight() override { return weight_; }
   Tensor* bias() override { return bias_.defined() ? &bias_ : nullptr; }
-  int64_t d_in() const override { return in_features_ + (bias_.defined() ? 1 : 0); }
-  int64_t d_out() const override { return out_features_; }
+  int64_t d_i() const override { return in_features_ + (bias_.defined() ? 1 : 0); }
+  int64_t d_o() const override { return out_features_; }
   std::string kind() const override { return "Linear"; }
 
   int64_t in_features() const { return in_features_; }

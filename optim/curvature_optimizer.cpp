@@ -82,13 +82,13 @@ CurvatureOptimizer::CurvatureOptimizer(const std::string& who, std::vector<std::
     L.w = w;
     L.b = b;
     L.has_bias = b != kNone;
-    L.d_i = cl->d_in();
-    L.d_o = cl->d_out();
+    L.d_i = cl->d_i();
+    L.d_o = cl->d_o();
     const CurvatureHyper& h = common_[L.group];
     L.dtype_K = h.dtype_K.value_or(cl->weight().dtype());
     L.dtype_C = h.dtype_C.value_or(cl->weight().dtype());
     NG_CHECK(cl->weight().numel() == L.d_o * (L.d_i - (L.has_bias ? 1 : 0)), who, ": layer '", name,
-             "' reports d_in ", L.d_i, ", d_out ", L.d_o, " but its weight is ", cl->weight().describe());
+             "' reports d_i ", L.d_i, ", d_o ", L.d_o, " but its weight is ", cl->weight().describe());
     preconditioned_[w] = true;
     if (L.has_bias) preconditioned_[b] = true;
     layers_.push_back(std::move(L));
@@ -98,13 +98,16 @@ CurvatureOptimizer::CurvatureOptimizer(const std::string& who, std::vector<std::
            layers.empty() ? "" : " (are the parameters those of another model?)",
            "; a model without such layers needs a first-order optimizer (SGD, AdamW)");
   for (size_t g = 0; g < common_.size(); ++g) common_[g].validate(who + " group " + std::to_string(g));
-  arm_captures(0);
+  arm_hook_ = std::make_shared<const CurvatureLayer::ArmHook>([this] { arm_captures(); });
+  for (const Layer& L : layers_) L.layer->set_arm_hook(arm_hook_);
 }
 
-void CurvatureOptimizer::arm_captures(int64_t t) {
+void CurvatureOptimizer::arm_captures() {
+  if (armed_step_ == steps()) return;
+  armed_step_ = steps();
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
-    if (due(l, t)) {
+    if (due(l, armed_step_)) {
       const CurvatureHyper& h = common_[L.group];
       L.layer->request_capture({h.kfac_approx, h.loss_average, L.dtype_K, L.dtype_C});
     } else {
@@ -123,7 +126,6 @@ void CurvatureOptimizer::accumulate() {
              L.d_o, "]");
     absorb(l, c.a.to(L.dtype_K).contiguous(), c.g.to(L.dtype_C).contiguous());
   }
-  arm_captures(steps());  // the next micro-batch of this step
 }
 
 Tensor CurvatureOptimizer::grad_matrix(const Layer& L, const StepContext& ctx) const {
@@ -189,7 +191,6 @@ std::vector<std::vector<size_t>> CurvatureOptimizer::update_batches(
 
 void CurvatureOptimizer::on_step_end(bool) {
   for (size_t l = 0; l < layers_.size(); ++l) clear_statistics(l);
-  arm_captures(steps() + 1);
 }
 
 double* CurvatureOptimizer::hyper_slot(size_t g, const std::string& name) { return find_number(common_[g], name); }

@@ -6,7 +6,7 @@
 //   • statistics: on steps with t mod T = 0 the layer captured a [R_a, d_i] and g [R_g, d_o] during
 //     forward/backward; accumulate() (called by step(), or by the caller after each micro-batch when
 //     accumulating gradients) hands every captured pair to the derived optimizer, which sums it into its
-//     statistics, and the captures are armed again for the next micro-batch;
+//     statistics;
 //   • data-parallel runs: the statistics of those steps are then combined over the ranks
 //     (set_statistics_reduce);
 //   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
@@ -14,8 +14,8 @@
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
 //     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (docs/singd.md §6.4);
 //   • all other parameters of the groups (BatchNorm, …) get the group's fallback rule (SGD or AdamW).
-// After each step the captures are requested for the layers due at t + 1 (so a plain loop
-// forward → backward → step needs no extra call) and cancelled for the others.
+// The first forward pass of step t arms the captures (each layer's arm hook runs arm_captures): requested for
+// the layers due at t, cancelled for the others, so a plain loop forward → backward → step needs no extra call.
 // A layer's curvature settings (T, λ, β1, structures, dtypes, …) come from its weight's group; the update
 // rule of the weight and of the bias each use their own group's lr, momentum and weight decay, so biases
 // can sit in a no-weight-decay group (the reference instead requires one group per layer). Group numbers: "lr" (β2), "momentum" (α2),
@@ -23,6 +23,7 @@
 // scheduling "lr" also schedules "fallback.lr".
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -132,7 +133,7 @@ class CurvatureOptimizer : public Optimizer {
   // Optimizer hooks (derived classes call these from their overrides).
   void prepare(StepContext& ctx) override;
   void on_step_end(bool skipped) override;
-  void after_load() override { arm_captures(steps()); }
+  void after_load() override { armed_step_ = -1; }
   double* hyper_slot(size_t g, const std::string& name) override;
   std::vector<std::string> hyper_list(size_t g) const override;
   std::vector<std::string> scheduled_names(const std::string& name) const override;
@@ -142,10 +143,10 @@ class CurvatureOptimizer : public Optimizer {
                                                   const std::function<size_t(size_t)>& temporaries) const;
 
  private:
-  // The one decision which layers capture during the coming forward + backward pass: those due at step t
-  // are requested, the others cancelled. Made whenever t or the captures change: at construction (t = 0),
-  // after a state load, after accumulate() took a micro-batch's captures, and at the end of each step (t + 1).
-  void arm_captures(int64_t t);
+  // The one decision which layers capture during step t = steps(): those due at t are requested, the
+  // others cancelled. Run by the layers' forward passes (arm_hook_); acts once per step, and the requests
+  // hold for all of the step's micro-batches.
+  void arm_captures();
   Tensor grad_matrix(const Layer& L, const StepContext& ctx) const;
 
   std::vector<Layer> layers_;
@@ -153,6 +154,8 @@ class CurvatureOptimizer : public Optimizer {
   std::vector<bool> preconditioned_;  // per flat parameter
   size_t batch_bytes_ = size_t{64} << 20;
   StatisticsReduce statistics_reduce_;
+  std::shared_ptr<const CurvatureLayer::ArmHook> arm_hook_;  // the layers hold it weakly
+  int64_t armed_step_ = -1;                                  // the step armed for; -1: none since construction or load
 };
 
 }  // namespace ng::optim

@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   ng::optim::SGD opt(ng::optim::parameters_of(model), sgd);
   const std::vector<std::pair<std::string, ng::Linear*>> layers = {
       {"fc1", model.fc1.get()}, {"fc2", model.fc2.get()}, {"head", model.head.get()}};
+  for (auto& [name, layer] : layers) layer->request_capture(ng::CaptureRequest{});  // holds for every step
   for (int step = 0; step < steps; ++step) {
-    for (auto& [name, layer] : layers) layer->request_capture(ng::CaptureRequest{});
     const ng::Tensor loss = ng::cross_entropy(model(x), y);
     loss.backward();
     std::printf("step %d  loss %.4f\n", step, loss.item());

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
@@ -66,7 +67,7 @@ void check_linear(int64_t n, int64_t s, bool bias, KfacApprox approx, LossAverag
   const Pass p = run(lin, s == 1 ? Shape{n, d} : Shape{n, s, d}, gen);
   ASSERT_TRUE(lin.capture_ready());
   const CurvatureCapture c = lin.take_capture();
-  EXPECT_FALSE(lin.capture_requested());
+  EXPECT_TRUE(lin.capture_requested());  // the request holds until cancelled
 
   const auto x = p.x.to_vector<double>(), gy = p.grad_y.to_vector<double>();
   const bool per_position = approx == KfacApprox::expand;
@@ -84,8 +85,8 @@ void check_linear(int64_t n, int64_t s, bool bias, KfacApprox approx, LossAverag
   for (double& v : g.v) v *= std::sqrt(n_loss(avg, n, s));
   expect_matrix(c.a, a, 1e-12, "a");
   expect_matrix(c.g, g, 1e-12, "g");
-  EXPECT_EQ(lin.d_in(), di);
-  EXPECT_EQ(lin.d_out(), o);
+  EXPECT_EQ(lin.d_i(), di);
+  EXPECT_EQ(lin.d_o(), o);
 }
 
 TEST(Curvature, LinearMatchesNaiveMatrices) {
@@ -148,8 +149,8 @@ void check_conv(const ConvCase& cc, KfacApprox approx, LossAverage avg) {
   for (double& v : g.v) v *= std::sqrt(n_loss(avg, n, L));
   expect_matrix(cap.a, a, 1e-12, "a");
   expect_matrix(cap.g, g, 1e-12, "g");
-  EXPECT_EQ(conv.d_in(), di);
-  EXPECT_EQ(conv.d_out(), o);
+  EXPECT_EQ(conv.d_i(), di);
+  EXPECT_EQ(conv.d_o(), o);
 }
 
 TEST(Curvature, Conv2dMatchesNaiveMatrices) {
@@ -185,9 +186,30 @@ TEST(Curvature, NothingIsCapturedUnlessRequested) {
   sum(y2).backward();
   ASSERT_TRUE(lin.capture_ready());
   lin.take_capture();
-  // The request was consumed: the next step captures nothing.
-  EXPECT_STRNE(lin(x).grad_fn()->name(), "OutputGradCaptureBackward");
   EXPECT_FALSE(lin.capture_ready());
+  // The request holds: the next pass captures again, until it is cancelled.
+  EXPECT_STREQ(lin(x).grad_fn()->name(), "OutputGradCaptureBackward");
+  lin.cancel_capture();
+  EXPECT_STRNE(lin(x).grad_fn()->name(), "OutputGradCaptureBackward");
+}
+
+TEST(Curvature, ArmHookRunsBeforeEveryForwardUntilItsOwnerIsGone) {
+  Generator gen(3);
+  Linear lin(3, 2, gen);
+  const Tensor x = Tensor::normal({4, 3}, 0, 1, gen);
+  int runs = 0;
+  auto hook = std::make_shared<const CurvatureLayer::ArmHook>([&] {
+    ++runs;
+    lin.request_capture({});  // armed by the hook, read by the same forward pass
+  });
+  lin.set_arm_hook(hook);
+  EXPECT_STREQ(lin(x).grad_fn()->name(), "OutputGradCaptureBackward");
+  lin(x);
+  EXPECT_EQ(runs, 2);
+  hook.reset();  // the owner is gone: the layer skips the hook
+  lin.cancel_capture();
+  EXPECT_STRNE(lin(x).grad_fn()->name(), "OutputGradCaptureBackward");
+  EXPECT_EQ(runs, 2);
 }
 
 TEST(Curvature, NoGradForwardAndCancelStoreNothing) {

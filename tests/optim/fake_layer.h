@@ -26,17 +26,19 @@ class FakeLayer : public CurvatureLayer {
 
   Tensor& weight() override { return w_; }
   Tensor* bias() override { return b_.defined() ? &b_ : nullptr; }
-  int64_t d_in() const override { return in_ + (b_.defined() ? 1 : 0); }
-  int64_t d_out() const override { return out_; }
+  int64_t d_i() const override { return in_ + (b_.defined() ? 1 : 0); }
+  int64_t d_o() const override { return out_; }
   std::string kind() const override { return "Fake"; }
 
   // What a forward + backward pass with a pending request would leave behind.
   void capture(const Tensor& a, const Tensor& g) {
-    if (!request_) return;
-    captured_.a = a.to(w_.device()).to(request_->dtype_a).contiguous();
-    captured_.g = g.to(w_.device()).to(request_->dtype_g).contiguous();
+    const std::optional<CaptureRequest> r = forward_request();
+    if (!r) return;
+    captured_.a = a.to(w_.device()).to(r->dtype_a).contiguous();
+    captured_.g = g.to(w_.device()).to(r->dtype_g).contiguous();
   }
-  const std::optional<CaptureRequest>& request() const { return request_; }
+  // The request a forward pass would read now (the arm hook runs first, as in Linear and Conv2d).
+  std::optional<CaptureRequest> request() { return forward_request(); }
 
   // Sets .grad of W and b from a gradient matrix Gm = [∇W | ∇b] of shape [out, in (+1)].
   void set_grad_matrix(const Tensor& Gm) {

@@ -233,7 +233,7 @@ TEST(SingdProperties, BatchedFactorUpdatesDoNotDependOnTheBatching) {
     }
     StepReport step(Generator& g) {
       for (auto& L : layers) {
-        const int64_t di = L->d_in(), dout = L->d_out();
+        const int64_t di = L->d_i(), dout = L->d_o();
         L->capture(Tensor::normal({kN, di}, 0.0, 0.4, g, DType::f64), Tensor::normal({kN, dout}, 0.0, 0.1, g, DType::f64));
         L->set_grad_matrix(Tensor::normal({dout, di}, 0.0, 0.05, g, DType::f64));
       }
@@ -335,7 +335,7 @@ TEST(SingdProperties, ResumeFromSavedStateIsBitExact) {
   c.layer.bias()->copy_(*b.layer.bias());
   c.extra.copy_(b.extra);
   c.opt->load_state(path);
-  ASSERT_TRUE(c.layer.request().has_value() == (3 % 2 == 0));  // captures re-armed for the restored step
+  ASSERT_TRUE(c.layer.request().has_value() == (3 % 2 == 0));  // captures armed for the restored step
   for (int t = 3; t < 6; ++t) c.step(batches[t]);
   EXPECT_EQ(a.snapshot(), c.snapshot());
   // A state of another structure is rejected.
