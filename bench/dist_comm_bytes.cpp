@@ -109,7 +109,7 @@ int run(int argc, char** argv) {
   cfg.width = a.width;
   VGG model(cfg, gen);
   std::vector<LayerDims> layers;
-  for (const auto& [name, layer] : curvature_layers_of(model)) layers.push_back({name, layer->d_in(), layer->d_out()});
+  for (const auto& [name, layer] : curvature_layers_of(model)) layers.push_back({name, layer->d_i(), layer->d_o()});
   int64_t grad_bytes = 0;
   for (Tensor* p : model.parameters()) grad_bytes += 4 * p->numel();
 
