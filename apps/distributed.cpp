@@ -119,10 +119,6 @@ QuietUnlessRankZero::~QuietUnlessRankZero() {
   if (err_ != nullptr) std::cerr.rdbuf(err_);
 }
 
-}  // namespace ng::app
-
-namespace ng::app {
-
 namespace {
 
 std::vector<Tensor*> state_of(Module& model) {
