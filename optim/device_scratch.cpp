@@ -10,6 +10,8 @@ namespace ng::optim {
 
 DeviceScratch::DeviceScratch(const std::vector<ParamRef>& params) : params_(params) {}
 
+double* DeviceScratch::delta_sq() { return sums_->data() + params_.size(); }
+
 void DeviceScratch::begin_step() {
   const size_t P = params_.size();
   if (!sums_ || sums_->size() != 2 * P) {

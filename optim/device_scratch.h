@@ -23,7 +23,7 @@ class DeviceScratch {
   // Sizes the scalars for the parameters' current devices and zeroes ‖p' − p‖².
   void begin_step();
   double* grad_sq() { return sums_->data(); }                     // Σ g² per parameter
-  double* delta_sq() { return sums_->data() + params_.size(); }  // ‖p' − p‖² per parameter
+  double* delta_sq();                                             // ‖p' − p‖² per parameter
   // Storage the rules may reuse, per parameter; keep(i, …) stores what parameter i's commit replaced.
   const std::vector<RuleResult>& reusable() const { return spare_; }
   void keep(size_t i, ParamState replaced, const Tensor& p_new);
