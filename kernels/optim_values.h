@@ -38,12 +38,17 @@ constexpr size_t kMaxTerms = 4;
 // synchronisation), so many small layers do not cost a launch and a wait each.
 // scale_into: dst[r, c] = D(double(src[r, c]) · m) for 2-D src, dst of one shape with last stride 1 (rows
 //   may be strided: dst may be a column slice of a wider matrix); D is dst's dtype, src may differ.
+// scale_lines: out[r, c] = T(β·out[r, c] + T(Z[r, c] · v[c])) (by_column; v[r] otherwise), β ∈ {0, 1}: a
+//   dense matrix times a diagonal one, diag(v) on the right or the left, added to out or stored (the
+//   hierarchical structure's middle block, docs/singd.md §7.6). Z, out 2-D of one shape and dtype with last
+//   stride 1 (rows may be strided), v contiguous of that dtype.
 // combine: for each job, out[i] = T(Σ_k c_k · x_k[i]).
 // strided_add: each element of runs[r] ← T(element + v[r]).
 // strided_sum: out[r] = Σ of the elements of runs[r] in float64 (index order j, i on the CPU).
 // abs_max: out[r] = max_i |xs[r][i]| in float64 (0 for an empty tensor; NaN if some element is NaN).
 #define NG_OPTIM_VALUE_KERNELS                                                                                \
   void scale_into(const Tensor& src, double m, const Tensor& dst);                                           \
+  void scale_lines(const Tensor& Z, const Tensor& v, bool by_column, double beta, const Tensor& out);       \
   void combine(const std::vector<Combination>& jobs);                                                        \
   void strided_add(const std::vector<StridedRun>& runs, const std::vector<double>& v);                       \
   void strided_sum(const std::vector<StridedRun>& runs, double* out);                                        \
@@ -53,6 +58,7 @@ constexpr size_t kMaxTerms = 4;
 // like its out, at most kMaxTerms of them. `dev` is the device the kernel runs on.
 void check_strided_run(const StridedRun& r, Device dev, const char* op);
 void check_combination(const Combination& c, Device dev);
+void check_scale_lines(const Tensor& Z, const Tensor& v, bool by_column, double beta, const Tensor& out, Device dev);
 
 namespace cpu { NG_OPTIM_VALUE_KERNELS }
 namespace cuda { NG_OPTIM_VALUE_KERNELS }

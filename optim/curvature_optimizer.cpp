@@ -2,6 +2,7 @@
 // (see curvature_optimizer.h).
 #include "optim/curvature_optimizer.h"
 
+#include <chrono>
 #include <limits>
 
 #include "kernels/dispatch.h"
@@ -142,32 +143,51 @@ Tensor CurvatureOptimizer::grad_matrix(const Layer& L, const StepContext& ctx) c
   return Gm;
 }
 
+void CurvatureOptimizer::timed(double StageTimes::*slot, const std::function<void()>& stage) {
+  if (!stage_times_) return stage();
+  const auto t0 = std::chrono::steady_clock::now();
+  stage();
+  kernels::synchronize(param(layers_.front().w).tensor->device());
+  stage_times_->*slot += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 void CurvatureOptimizer::prepare(StepContext& ctx) {
-  accumulate();
   std::vector<bool> stats(layers_.size());
-  for (size_t l = 0; l < layers_.size(); ++l) {
-    stats[l] = due(l, ctx.t);
-    NG_CHECK(!stats[l] || has_statistics(l), type(), ": layer '", layers_[l].name, "' has no curvature statistics at step ",
-             ctx.t, " (T = ", common_[layers_[l].group].T, "); run a forward pass with gradients enabled and "
-             "backward() between optimizer steps");
-  }
-  if (statistics_reduce_) {
-    std::vector<Tensor> tensors;
-    for (size_t l = 0; l < layers_.size(); ++l)
-      if (stats[l])
-        for (Tensor& t : statistics(l)) tensors.push_back(std::move(t));
-    if (!tensors.empty()) statistics_reduce_(tensors);
-  }
-  update_factors(stats, ctx);
+  for (size_t l = 0; l < layers_.size(); ++l) stats[l] = due(l, ctx.t);
+  timed(&StageTimes::statistics, [&] { absorb_and_reduce(stats); });
+  timed(&StageTimes::factors, [&] { update_factors(stats, ctx); });
   if (!ctx.failure.empty()) return;
+  timed(&StageTimes::precondition, [&] { precondition_all(ctx); });
+  for (size_t i = 0; i < num_params(); ++i) {
+    if (preconditioned_[i] || !ctx.grad[i].defined()) continue;
+    ctx.set(i, common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i), ctx.output(i)));
+  }
+}
+
+void CurvatureOptimizer::absorb_and_reduce(const std::vector<bool>& stats) {
+  accumulate();
+  for (size_t l = 0; l < layers_.size(); ++l)
+    NG_CHECK(!stats[l] || has_statistics(l), type(), ": layer '", layers_[l].name, "' has no curvature statistics at step ",
+             steps(), " (T = ", common_[layers_[l].group].T, "); run a forward pass with gradients enabled and "
+             "backward() between optimizer steps");
+  if (!statistics_reduce_) return;
+  std::vector<Tensor> tensors;
+  for (size_t l = 0; l < layers_.size(); ++l)
+    if (stats[l])
+      for (Tensor& t : statistics(l)) tensors.push_back(std::move(t));
+  if (!tensors.empty()) statistics_reduce_(tensors);
+}
+
+// P = precondition(Gm) of every layer, then the SGD rule on W and b (each with its own group's lr,
+// momentum and weight decay).
+void CurvatureOptimizer::precondition_all(StepContext& ctx) {
+  auto rule = [&](size_t i) {
+    const CurvatureHyper& h = common_[group_of(i)];
+    return SgdHyper{h.lr, h.momentum, 0.0, h.weight_decay, false};
+  };
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     const Tensor N = precondition(l, grad_matrix(L, ctx));  // [d_o, d_i], weight dtype
-    // The update rule of each parameter takes lr, momentum and weight decay from that parameter's group.
-    auto rule = [&](size_t i) {
-      const CurvatureHyper& h = common_[group_of(i)];
-      return SgdHyper{h.lr, h.momentum, 0.0, h.weight_decay, false};
-    };
     const Tensor& W = *param(L.w).tensor;
     const int64_t dw = L.d_i - (L.has_bias ? 1 : 0);
     const Tensor nw = N.slice(1, 0, dw).contiguous().view(W.shape());
@@ -177,10 +197,6 @@ void CurvatureOptimizer::prepare(StepContext& ctx) {
       ctx.set(L.b, sgd_rule(B, N.slice(1, dw, dw + 1).contiguous().view(B.shape()), param_state(L.b), rule(L.b),
                             ctx.output(L.b)));
     }
-  }
-  for (size_t i = 0; i < num_params(); ++i) {
-    if (preconditioned_[i] || !ctx.grad[i].defined()) continue;
-    ctx.set(i, common_[group_of(i)].fallback.run(*param(i).tensor, ctx.scaled_grad(i), param_state(i), ctx.output(i)));
   }
 }
 

@@ -82,6 +82,15 @@ class CurvatureOptimizer : public Optimizer {
   using StatisticsReduce = std::function<void(const std::vector<Tensor>&)>;
   void set_statistics_reduce(StatisticsReduce reduce) { statistics_reduce_ = std::move(reduce); }
 
+  // Seconds spent in each curvature stage of step(), summed over steps, for benchmarks: statistics
+  // (absorbing the captured a, g and combining them over ranks), factors (update_factors) and
+  // precondition (Gm, P and the update rule of every preconditioned layer). While set, each stage ends
+  // with a device wait so that its time is its own; null (the default) times nothing and waits for nothing.
+  struct StageTimes {
+    double statistics = 0, factors = 0, precondition = 0;
+  };
+  void set_stage_times(StageTimes* times) { stage_times_ = times; }
+
  protected:
   struct Layer {
     std::string name;
@@ -148,12 +157,17 @@ class CurvatureOptimizer : public Optimizer {
   // hold for all of the step's micro-batches.
   void arm_captures();
   Tensor grad_matrix(const Layer& L, const StepContext& ctx) const;
+  void absorb_and_reduce(const std::vector<bool>& stats);
+  void precondition_all(StepContext& ctx);
+  // Runs `stage` and adds its time to the `slot` of stage_times_ (when set).
+  void timed(double StageTimes::*slot, const std::function<void()>& stage);
 
   std::vector<Layer> layers_;
   std::vector<CurvatureHyper> common_;
   std::vector<bool> preconditioned_;  // per flat parameter
   size_t batch_bytes_ = size_t{64} << 20;
   StatisticsReduce statistics_reduce_;
+  StageTimes* stage_times_ = nullptr;
   std::shared_ptr<const CurvatureLayer::ArmHook> arm_hook_;  // the layers hold it weakly
   int64_t armed_step_ = -1;                                  // the step armed for; -1: none since construction or load
 };

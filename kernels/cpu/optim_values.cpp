@@ -30,6 +30,18 @@ void check_combination(const Combination& c, Device dev) {
              " elements on ", dev.str(), ", got ", x.describe());
 }
 
+void check_scale_lines(const Tensor& Z, const Tensor& v, bool by_column, double beta, const Tensor& out, Device dev) {
+  NG_CHECK(Z.dim() == 2 && Z.shape() == out.shape() && Z.dtype() == out.dtype() && v.dtype() == out.dtype() &&
+               (Z.size(1) <= 1 || Z.strides()[1] == 1) && (out.size(1) <= 1 || out.strides()[1] == 1) &&
+               v.is_contiguous() && v.numel() == (by_column ? Z.size(1) : Z.size(0)),
+           "scale_lines: expected 2-D Z and out of one shape and dtype with last stride 1 and a contiguous v with one "
+           "value per ", by_column ? "column" : "row", ", got Z ", Z.describe(), ", v ", v.describe(), ", out ",
+           out.describe());
+  NG_CHECK(beta == 0.0 || beta == 1.0, "scale_lines: beta must be 0 or 1, got ", beta);
+  for (const Tensor* t : {&Z, &v, &out})
+    NG_CHECK(t->device() == dev, "scale_lines: expected tensors on ", dev.str(), ", got ", t->describe());
+}
+
 namespace cpu {
 
 namespace {
@@ -58,6 +70,28 @@ void scale_into(const Tensor& src, double m, const Tensor& dst) {
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t c = 0; c < cols; ++c) d[r * ds + c] = static_cast<D>(static_cast<double>(s[r * ss + c]) * m);
       });
+    });
+  });
+}
+
+void scale_lines(const Tensor& Z, const Tensor& v, bool by_column, double beta, const Tensor& out) {
+  check_scale_lines(Z, v, by_column, beta, out, Device::cpu());
+  const int64_t rows = Z.size(0), cols = Z.size(1), zs = Z.strides()[0], os = out.strides()[0];
+  dispatch_floating(out.dtype(), "scale_lines", [&](auto tag) {
+    using T = decltype(tag);
+    using A = acc_t<T>;
+    const T *z = Z.data<T>(), *pv = v.data<T>();
+    T* o = out.data<T>();
+    parallel_for(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, cols)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* zr = z + r * zs;
+        T* orow = o + r * os;
+        const A vr = A(pv[by_column ? 0 : r]);
+        for (int64_t c = 0; c < cols; ++c) {
+          const A p = A(T(A(zr[c]) * (by_column ? A(pv[c]) : vr)));
+          orow[c] = beta == 0.0 ? T(p) : T(A(orow[c]) + p);
+        }
+      }
     });
   });
 }

@@ -62,29 +62,37 @@ int64_t count(const std::vector<Run>& runs) {
   return n;
 }
 
+// One summand: the element, or its square (Summand::square), in acc_t<T>.
+template <bool Square, class T>
+acc_t<T> term(T v) {
+  const acc_t<T> x(v);
+  if constexpr (Square) return x * x;
+  return x;
+}
+
 // Σ p[0..n) with 8 interleaved accumulators combined pairwise.
-template <class T>
+template <bool Square, class T>
 acc_t<T> sum_contiguous(const T* p, int64_t n) {
   using A = acc_t<T>;
   std::array<A, 8> lane{};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) lane[k] += A(p[i + k]);
+    for (int k = 0; k < 8; ++k) lane[k] += term<Square>(p[i + k]);
   A tail = 0;
-  for (; i < n; ++i) tail += A(p[i]);
+  for (; i < n; ++i) tail += term<Square>(p[i]);
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])) + tail;
 }
 
 // Sum of reduced elements [begin, end) of one output: `outer` indexes the reduced runs before the
 // innermost one, whose length is `len` (stride 1).
-template <class T>
+template <bool Square, class T>
 acc_t<T> sum_range(const T* base, const std::vector<Run>& outer, int64_t len, int64_t begin, int64_t end) {
   acc_t<T> total = 0;
   Odometer it(outer, begin / len);
   int64_t j = begin % len;
   while (begin < end) {
     const int64_t n = std::min(len - j, end - begin);
-    total += sum_contiguous(base + it.offset + j, n);
+    total += sum_contiguous<Square>(base + it.offset + j, n);
     begin += n;
     j = 0;
     it.step();
@@ -92,7 +100,7 @@ acc_t<T> sum_range(const T* base, const std::vector<Run>& outer, int64_t len, in
   return total;
 }
 
-template <class T>
+template <bool Square, class T>
 void sum_inner_reduced(const T* a, T* out, const std::vector<Run>& kept, std::vector<Run> reduced,
                        double scale) {
   const int64_t len = reduced.back().size;
@@ -103,7 +111,7 @@ void sum_inner_reduced(const T* a, T* out, const std::vector<Run>& kept, std::ve
     parallel_for(outputs, std::max<int64_t>(1, kGrain / per_out), [&](int64_t o0, int64_t o1) {
       Odometer it(kept, o0);
       for (int64_t o = o0; o < o1; ++o, it.step())
-        out[o] = store<T>(static_cast<double>(sum_range(a + it.offset, reduced, len, 0, per_out)) * scale);
+        out[o] = store<T>(static_cast<double>(sum_range<Square>(a + it.offset, reduced, len, 0, per_out)) * scale);
     });
     return;
   }
@@ -115,7 +123,7 @@ void sum_inner_reduced(const T* a, T* out, const std::vector<Run>& kept, std::ve
       for (int64_t c = c0; c < c1; ++c) {
         int64_t b, e;
         chunk_bounds(per_out, chunks, c, &b, &e);
-        partial[c] = sum_range(a + it.offset, reduced, len, b, e);
+        partial[c] = sum_range<Square>(a + it.offset, reduced, len, b, e);
       }
     });
     acc_t<T> total = 0;
@@ -124,7 +132,7 @@ void sum_inner_reduced(const T* a, T* out, const std::vector<Run>& kept, std::ve
   }
 }
 
-template <class T>
+template <bool Square, class T>
 void sum_inner_kept(const T* a, T* out, std::vector<Run> kept, const std::vector<Run>& reduced,
                     double scale) {
   using A = acc_t<T>;
@@ -144,7 +152,7 @@ void sum_inner_kept(const T* a, T* out, std::vector<Run> kept, const std::vector
                    Odometer r(reduced, 0);
                    for (int64_t i = 0; i < nred; ++i, r.step()) {
                      const T* p = base + r.offset;
-                     for (int64_t c = 0; c < w; ++c) acc[c] += A(p[c]);
+                     for (int64_t c = 0; c < w; ++c) acc[c] += term<Square>(p[c]);
                    }
                    T* o = out + row * len + c0;
                    for (int64_t c = 0; c < w; ++c) o[c] = store<T>(static_cast<double>(acc[c]) * scale);
@@ -154,40 +162,59 @@ void sum_inner_kept(const T* a, T* out, std::vector<Run> kept, const std::vector
 
 }  // namespace
 
-void sum(const Tensor& a, const std::vector<int64_t>& dims, double scale, const Tensor& out) {
+namespace {
+
+// The runs of `a` after coalescing: kept and reduced runs in input order, each with its input stride.
+struct Runs {
+  std::vector<Run> kept, reduced;
+  bool last_reduced = false;
+};
+
+Runs coalesce(const Tensor& a, const std::vector<int64_t>& dims) {
+  const Shape cs = contiguous_strides(a.shape());
+  Runs r;
+  bool any = false;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (a.shape()[d] == 1) continue;
+    const bool red = std::binary_search(dims.begin(), dims.end(), d);
+    std::vector<Run>& runs = red ? r.reduced : r.kept;
+    if (any && red == r.last_reduced) {
+      runs.back().size *= a.shape()[d];
+      runs.back().stride = cs[d];
+    } else {
+      runs.push_back({a.shape()[d], cs[d]});
+    }
+    r.last_reduced = red;
+    any = true;
+  }
+  return r;
+}
+
+template <bool Square, class T>
+void sum_typed(const T* pa, T* po, const Tensor& a, const std::vector<int64_t>& dims, double scale, int64_t outputs) {
+  if (a.numel() == 0) {  // empty sums are 0 (mean: 0 · 1/0 = NaN, as PyTorch)
+    std::fill(po, po + outputs, store<T>(0.0 * scale));
+    return;
+  }
+  const Runs r = coalesce(a, dims);
+  if (r.reduced.empty()) {
+    for (int64_t i = 0; i < outputs; ++i) po[i] = store<T>(static_cast<double>(term<Square>(pa[i])) * scale);
+  } else if (r.last_reduced) {
+    sum_inner_reduced<Square>(pa, po, r.kept, r.reduced, scale);
+  } else {
+    sum_inner_kept<Square>(pa, po, r.kept, r.reduced, scale);
+  }
+}
+
+}  // namespace
+
+void sum(const Tensor& a, const std::vector<int64_t>& dims, double scale, const Tensor& out, Summand what) {
   dispatch_floating(a.dtype(), "sum", [&](auto t) {
     using T = decltype(t);
-    using A = acc_t<T>;
-    const T* pa = a.data<T>();
-    T* po = out.data<T>();
-    if (a.numel() == 0) {  // empty sums are 0 (mean: 0 · 1/0 = NaN, as PyTorch)
-      std::fill(po, po + out.numel(), store<T>(0.0 * scale));
-      return;
-    }
-    // Coalesce: kept and reduced runs in input order, each with its input stride.
-    const Shape cs = contiguous_strides(a.shape());
-    std::vector<Run> kept, reduced;
-    bool last_reduced = false, any = false;
-    for (int64_t d = 0; d < a.dim(); ++d) {
-      if (a.shape()[d] == 1) continue;
-      const bool red = std::binary_search(dims.begin(), dims.end(), d);
-      std::vector<Run>& runs = red ? reduced : kept;
-      if (any && red == last_reduced) {
-        runs.back().size *= a.shape()[d];
-        runs.back().stride = cs[d];
-      } else {
-        runs.push_back({a.shape()[d], cs[d]});
-      }
-      last_reduced = red;
-      any = true;
-    }
-    if (reduced.empty()) {
-      for (int64_t i = 0; i < out.numel(); ++i) po[i] = store<T>(static_cast<double>(A(pa[i])) * scale);
-    } else if (last_reduced) {
-      sum_inner_reduced(pa, po, kept, reduced, scale);
-    } else {
-      sum_inner_kept(pa, po, kept, reduced, scale);
-    }
+    if (what == Summand::square)
+      sum_typed<true>(a.data<T>(), out.data<T>(), a, dims, scale, out.numel());
+    else
+      sum_typed<false>(a.data<T>(), out.data<T>(), a, dims, scale, out.numel());
   });
 }
 

@@ -23,6 +23,18 @@ __global__ void scale_into_kernel(int64_t rows, int64_t cols, const S* __restric
   }
 }
 
+template <class T>
+__global__ void scale_lines_kernel(int64_t rows, int64_t cols, const T* __restrict__ z, int64_t zs,
+                                   const T* __restrict__ v, bool by_column, bool accumulate, T* out, int64_t os) {
+  using A = dacc_t<T>;
+  NG_GRID_STRIDE(i, rows * cols) {
+    const int64_t r = i / cols, c = i - r * cols;
+    const A p = load(store<T>(mul(load(z[r * zs + c]), load(v[by_column ? c : r]))));
+    T& o = out[r * os + c];
+    o = accumulate ? store<T>(add(load(o), p)) : store<T>(p);
+  }
+}
+
 // One launch takes up to kMaxJobs items of one dtype, passed by value (≤ 4 KB of parameters); the
 // grid's y index picks the item, x strides over its elements.
 constexpr int kMaxJobs = 32;
@@ -113,6 +125,20 @@ void scale_into(const Tensor& src, double m, const Tensor& dst) {
       scale_into_kernel<<<blocks_for(rows * cols), kThreads, 0, stream(dev)>>>(
           rows, cols, dptr<S>(src), src.strides()[0], dptr<D>(dst), dst.strides()[0], m);
     });
+  });
+  NG_CUDA_LAUNCH_CHECK();
+}
+
+void scale_lines(const Tensor& Z, const Tensor& v, bool by_column, double beta, const Tensor& out) {
+  check_cuda(Z, "scale_lines");
+  check_scale_lines(Z, v, by_column, beta, out, Z.device());
+  const int64_t rows = Z.size(0), cols = Z.size(1);
+  if (rows * cols == 0) return;
+  const int dev = use_device(Z);
+  dispatch_floating(out.dtype(), "scale_lines", [&](auto tag) {
+    using H = decltype(tag);
+    scale_lines_kernel<<<blocks_for(rows * cols), kThreads, 0, stream(dev)>>>(
+        rows, cols, dptr<H>(Z), Z.strides()[0], dptr<H>(v), by_column, beta != 0.0, dptr<H>(out), out.strides()[0]);
   });
   NG_CUDA_LAUNCH_CHECK();
 }

@@ -25,9 +25,15 @@ template <class T> __device__ __forceinline__ T store_scaled(dacc_t<T> total, do
   return store<T>(static_cast<dacc_t<T>>(static_cast<double>(total) * scale));
 }
 
+// One summand: the element, or its square (Summand::square), in dacc_t<T>.
+template <class T> __device__ __forceinline__ dacc_t<T> term(T v, bool square) {
+  const dacc_t<T> x = load(v);
+  return square ? x * x : x;
+}
+
 template <class T>
 __global__ void sum_inner_reduced_kernel(const T* __restrict__ a, Strided kept, Strided red, int64_t per_out,
-                                         int64_t chunk_len, int chunks, double scale,
+                                         int64_t chunk_len, int chunks, double scale, bool square,
                                          dacc_t<T>* __restrict__ partial, T* __restrict__ out) {
   using A = dacc_t<T>;
   const int64_t o = blockIdx.x;
@@ -35,7 +41,7 @@ __global__ void sum_inner_reduced_kernel(const T* __restrict__ a, Strided kept, 
   const T* base = a + kept.offset(o);
   const int64_t j0 = k * chunk_len, j1 = min(per_out, j0 + chunk_len);
   A acc = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += load(base[red.offset(j)]);
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += term(base[red.offset(j)], square);
   acc = block_sum(acc);
   if (threadIdx.x == 0) {
     if (chunks == 1)
@@ -47,7 +53,7 @@ __global__ void sum_inner_reduced_kernel(const T* __restrict__ a, Strided kept, 
 
 template <class T>
 __global__ void sum_inner_kept_kernel(const T* __restrict__ a, Strided kept, Strided red, int64_t outputs,
-                                      int64_t per_out, int64_t chunk_len, int chunks, double scale,
+                                      int64_t per_out, int64_t chunk_len, int chunks, double scale, bool square,
                                       dacc_t<T>* __restrict__ partial, T* __restrict__ out) {
   using A = dacc_t<T>;
   const int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -56,7 +62,7 @@ __global__ void sum_inner_kept_kernel(const T* __restrict__ a, Strided kept, Str
   const T* base = a + kept.offset(o);
   const int64_t j0 = k * chunk_len, j1 = min(per_out, j0 + chunk_len);
   A acc = 0;
-  for (int64_t j = j0; j < j1; ++j) acc += load(base[red.offset(j)]);
+  for (int64_t j = j0; j < j1; ++j) acc += term(base[red.offset(j)], square);
   if (chunks == 1)
     out[o] = store_scaled<T>(acc, scale);
   else
@@ -74,8 +80,8 @@ __global__ void combine_partials_kernel(const dacc_t<T>* __restrict__ partial, i
 }
 
 template <class T>
-__global__ void scale_only_kernel(const T* __restrict__ a, double scale, T* __restrict__ out, int64_t n) {
-  NG_GRID_STRIDE(i, n) { out[i] = store_scaled<T>(load(a[i]), scale); }
+__global__ void scale_only_kernel(const T* __restrict__ a, double scale, bool square, T* __restrict__ out, int64_t n) {
+  NG_GRID_STRIDE(i, n) { out[i] = store_scaled<T>(term(a[i], square), scale); }
 }
 
 template <class T>
@@ -103,7 +109,8 @@ int64_t count(const Strided& s) {
 }
 
 template <class T>
-void sum_typed(const Tensor& a, const std::vector<int64_t>& dims, double scale, const Tensor& out, int dev) {
+void sum_typed(const Tensor& a, const std::vector<int64_t>& dims, double scale, bool square, const Tensor& out,
+               int dev) {
   using A = dacc_t<T>;
   const T* pa = static_cast<const T*>(a.raw_data());
   T* po = static_cast<T*>(out.raw_data());
@@ -125,7 +132,7 @@ void sum_typed(const Tensor& a, const std::vector<int64_t>& dims, double scale, 
     any = true;
   }
   if (red.ndim == 0) {
-    scale_only_kernel<T><<<blocks_for(outputs), kThreads, 0, s>>>(pa, scale, po, outputs);
+    scale_only_kernel<T><<<blocks_for(outputs), kThreads, 0, s>>>(pa, scale, square, po, outputs);
     return;
   }
   const int64_t per_out = count(red);
@@ -138,11 +145,11 @@ void sum_typed(const Tensor& a, const std::vector<int64_t>& dims, double scale, 
   if (last_reduced) {
     const dim3 grid(static_cast<unsigned>(outputs), static_cast<unsigned>(chunks));
     sum_inner_reduced_kernel<T><<<grid, kThreads, 0, s>>>(pa, kept, red, per_out, chunk_len, chunks, scale,
-                                                          partial.as<A>(), po);
+                                                          square, partial.as<A>(), po);
   } else {
     const dim3 grid(static_cast<unsigned>((outputs + kThreads - 1) / kThreads), static_cast<unsigned>(chunks));
     sum_inner_kept_kernel<T><<<grid, kThreads, 0, s>>>(pa, kept, red, outputs, per_out, chunk_len, chunks, scale,
-                                                       partial.as<A>(), po);
+                                                       square, partial.as<A>(), po);
   }
   if (chunks > 1)
     combine_partials_kernel<T><<<blocks_for(outputs), kThreads, 0, s>>>(partial.as<A>(), chunks, outputs, scale, po);
@@ -150,9 +157,11 @@ void sum_typed(const Tensor& a, const std::vector<int64_t>& dims, double scale, 
 
 }  // namespace
 
-void sum(const Tensor& a, const std::vector<int64_t>& dims, double scale, const Tensor& out) {
+void sum(const Tensor& a, const std::vector<int64_t>& dims, double scale, const Tensor& out, Summand what) {
   const int dev = use_device(a);
-  dispatch_floating(a.dtype(), "sum", [&](auto t) { sum_typed<dev_t<decltype(t)>>(a, dims, scale, out, dev); });
+  const bool square = what == Summand::square;
+  dispatch_floating(a.dtype(), "sum",
+                    [&](auto t) { sum_typed<dev_t<decltype(t)>>(a, dims, scale, square, out, dev); });
   NG_CUDA_LAUNCH_CHECK();
 }
 

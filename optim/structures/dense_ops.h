@@ -16,6 +16,9 @@ namespace ng::optim::detail {
 // [rows, cols] row-major view of values[offset, offset + rows·cols).
 Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols);
 
+// colsum(M²): Σ_i M_ij² for 2-D M (any row stride), one pass over M (kernels/reduce.h, Summand::square).
+Tensor column_sum_squares(const Tensor& M);
+
 // gemm_into (kernels/tensor_gemm.h) for every i of 3-D a, b, c ([B, ·, ·] strided views; kernels/gemm.h
 // gemm_batched).
 void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha = 1.0,

@@ -4,6 +4,8 @@
 // Π(KᵀK) = k ⊙ k. Products with dense matrices scale rows (left) or columns (right); Kᵀ = K. All of it is
 // element-wise tensor arithmetic (autograd/ops.h on plain tensors), so it runs on any device.
 #include "autograd/ops.h"
+#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim::detail {
@@ -23,12 +25,17 @@ class Diagonal final : public StructuredMatrix {
 
  protected:
   void mul_dense_impl(const Tensor& Z, Side side, bool, const Tensor& out) const override {
-    Tensor(out).copy_(mul(Z, side == Side::left ? values_.view({d_, 1}) : values_.view({1, d_})));
+    const Tensor k = side == Side::left ? values_.view({d_, 1}) : values_.view({1, d_});
+    if (Z.is_contiguous() && out.is_contiguous()) {  // one pass, straight into out
+      NG_DISPATCH(out.device(), binary, kernels::BinaryOp::mul, Z, k, out);
+      return;
+    }
+    Tensor(out).copy_(mul(Z, k));
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override { return make(mul(other.values(), values_)); }
 
-  StructuredPtr project_gram_impl(const Tensor& Y) const override { return make(sum(mul(Y, Y), {0})); }
+  StructuredPtr project_gram_impl(const Tensor& Y) const override { return make(column_sum_squares(Y)); }
 
   StructuredPtr self_inner_impl() const override { return make(mul(values_, values_)); }
 };

@@ -11,24 +11,24 @@
 // the mirror block is structurally zero, docs/singd.md §7.2). Products, Π(KᵀXᵀXK) from Y = XK, and Π(KᵀK) follow the
 // block formulas of docs/singd.md §7.6; no d×d intermediate is formed. For d ≤ K1 this is exactly `dense`.
 #include "autograd/ops.h"
+#include "kernels/dispatch.h"
+#include "kernels/optim_values.h"
 #include "optim/structures/dense_ops.h"
 
 namespace ng::optim::detail {
 namespace {
 
-// The three element-wise helpers are tensor arithmetic (autograd/ops.h on plain tensors), so they run on
-// the device of the values; β ∈ {0, 1} as used below.
-// out = β·out + diag(c)·Z (left) or Z·diag(c) (right).
+// The element-wise helpers run on the device of the values (β ∈ {0, 1} as used below).
+// out = β·out + diag(c)·Z (left) or Z·diag(c) (right), in one pass over strided blocks (kernels/optim_values.h).
 void diag_scale(const Tensor& c, const Tensor& Z, Side side, const Tensor& out, double beta) {
   if (out.numel() == 0) return;
-  const Tensor v = mul(Z, side == Side::left ? c.view({c.numel(), 1}) : c.view({1, c.numel()}));
-  Tensor(out).copy_(beta == 0.0 ? v : add(mul(out, beta), v));
+  NG_DISPATCH(out.device(), scale_lines, Z, c, side == Side::right, beta, out);
 }
 
 // out_j = β·out_j + Σ_i M_ij²
 void colsum_sq(const Tensor& M, const Tensor& out, double beta) {
   if (out.numel() == 0) return;
-  const Tensor s = sum(mul(M, M), {0});
+  const Tensor s = column_sum_squares(M);
   Tensor(out).copy_(beta == 0.0 ? s : add(mul(out, beta), s));
 }
 

@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/tensor_gemm.h"
 #include "kernels/optim_values.h"
+#include "kernels/reduce.h"
 #include "optim/rules.h"
 #include "optim/structures/dense_ops.h"
 
@@ -288,6 +289,12 @@ namespace detail {
 
 Tensor mat(const Tensor& values, int64_t offset, int64_t rows, int64_t cols) {
   return values.slice(0, offset, offset + rows * cols).view({rows, cols});
+}
+
+Tensor column_sum_squares(const Tensor& M) {
+  Tensor out = Tensor::empty({M.size(1)}, M.dtype(), M.device());
+  NG_DISPATCH(M.device(), sum, M.contiguous(), {0}, 1.0, out, kernels::Summand::square);
+  return out;
 }
 
 void gemm_batched(const Tensor& a, bool ta, const Tensor& b, bool tb, const Tensor& c, double alpha, double beta) {

@@ -50,6 +50,21 @@ TEST(CudaReduce, SumsOverDimsMatchCpu) {
     }
 }
 
+TEST(CudaReduce, SumsOfSquaresMatchCpu) {
+  NG_REQUIRE_CUDA();
+  Generator gen(24);
+  for (DType dt : kFloating)
+    for (const auto& c : kCases) {
+      const Tensor a = random(c.shape, dt, gen, -1.0, 1.0);
+      const Shape out = kept_shape(c);
+      const Tensor cpu = Tensor::empty(out, DType::f64), gpu = Tensor::empty(out, dt, kCuda);
+      NG_DISPATCH(kCpu, sum, a.to(DType::f64), c.dims, 0.5, cpu, kernels::Summand::square);
+      NG_DISPATCH(kCuda, sum, on(a, kCuda), c.dims, 0.5, gpu, kernels::Summand::square);
+      expect_close(gpu, cpu, tolerance(dt), std::string("sum of squares ") + dtype_name(dt) + " " +
+                                                shape_str(c.shape) + " over " + std::to_string(c.dims.size()) + " dims");
+    }
+}
+
 TEST(CudaReduce, SignedInputsMatchCpu) {
   NG_REQUIRE_CUDA();
   Generator gen(22);
