@@ -7,10 +7,15 @@
 #include "autograd/grad_mode.h"
 #include "autograd/unfold.h"
 #include "core/error.h"
+#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 
 namespace ng {
 
 namespace {
+
+// x ← α·x in place, rounded as mul(x, α) rounds (x contiguous and owned by the caller).
+void scale_in_place(const Tensor& x, double alpha) { NG_DISPATCH(x.device(), affine, x, alpha, 0.0, x); }
 
 // a = [rows | 1] / √R_a as a fresh tensor (rows: [R_a, d], already in dtype_a).
 Tensor input_matrix(const Tensor& rows, bool bias) {
@@ -18,7 +23,8 @@ Tensor input_matrix(const Tensor& rows, bool bias) {
   Tensor m = Tensor::empty({R, d + (bias ? 1 : 0)}, rows.dtype(), rows.device());
   m.slice(1, 0, d).copy_(rows);
   if (bias) m.slice(1, d, d + 1).copy_(Tensor::ones({1}, rows.dtype(), rows.device()));
-  return mul(m, 1.0 / std::sqrt(static_cast<double>(R)));
+  scale_in_place(m, 1.0 / std::sqrt(static_cast<double>(R)));
+  return m;
 }
 
 // n_loss of docs/singd.md §3.2: N for "batch", N·positions for "batch+sequence", 1 for none.
@@ -31,8 +37,13 @@ double loss_count(LossAverage mode, int64_t n, int64_t positions) {
   NG_FAIL("curvature capture: invalid loss_average");
 }
 
-// g = rows · √n_loss as a fresh tensor.
-Tensor grad_matrix(const Tensor& rows, double n_loss) { return mul(rows, std::sqrt(n_loss)); }
+// g = rows · √n_loss as a fresh tensor: scaled in place when rows is already a copy, else copied scaled
+// (rows may be a view of the output gradient `grad_y`, which must stay as it is).
+Tensor grad_matrix(const Tensor& rows, const Tensor& grad_y, double n_loss) {
+  if (rows.storage() == grad_y.storage() || !rows.is_contiguous()) return mul(rows, std::sqrt(n_loss));
+  scale_in_place(rows, std::sqrt(n_loss));
+  return rows;
+}
 
 }  // namespace
 
@@ -56,7 +67,7 @@ Tensor linear_capture_g(const Tensor& grad_y, const CaptureRequest& r) {
   const Tensor rows = (r.approx == KfacApprox::expand || gy.dim() == 2)
                           ? gy.reshape({-1, d})
                           : sum(gy.reshape({n, -1, d}), {1});
-  return grad_matrix(rows, loss_count(r.loss_average, n, positions));
+  return grad_matrix(rows, grad_y, loss_count(r.loss_average, n, positions));
 }
 
 Tensor conv2d_capture_a(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt,
@@ -82,7 +93,7 @@ Tensor conv2d_capture_g(const Tensor& grad_y, const CaptureRequest& r) {
   const int64_t n = gy.size(0), c = gy.size(1), positions = gy.size(2) * gy.size(3);
   const Tensor rows = r.approx == KfacApprox::expand ? gy.permute({0, 2, 3, 1}).reshape({-1, c})
                                                      : sum(gy, {2, 3});
-  return grad_matrix(rows, loss_count(r.loss_average, n, positions));
+  return grad_matrix(rows, grad_y, loss_count(r.loss_average, n, positions));
 }
 
 }  // namespace ng
