@@ -115,7 +115,7 @@ std::vector<Tensor> KFAC::inverse_results(KfacFactorUpdate& x, Tensor& failed) {
   if (!x.A_inv_new.defined()) x.A_inv_new = Tensor::zeros(x.A->shape(), x.A->dtype(), x.A->device());
   if (!x.G_inv_new.defined()) x.G_inv_new = Tensor::zeros(x.G->shape(), x.G->dtype(), x.G->device());
   const double code = x.failed == nullptr ? 0.0 : x.failed[0] == 'A' ? 1.0 : 2.0;  // index into kFailedFactor
-  failed = Tensor::from_vector(std::vector<double>{code}, {1});
+  failed = Tensor::from_vector(std::vector<double>{code}, {1}).to(x.A->device());  // with the factors (NCCL)
   return {x.A_inv_new, x.G_inv_new, failed};
 }
 

@@ -119,7 +119,9 @@ std::vector<Tensor> SINGD::factor_results(size_t l, Tensor& scalars) {
     x.K_new = x.K->zeros_like(), x.C_new = x.C->zeros_like();
     if (momentum) x.m_K_new = x.K->zeros_like(), x.m_C_new = x.C->zeros_like();
   }
-  scalars = Tensor::from_vector(std::vector<double>{x.avgtr_H_K, x.avgtr_H_C, x.finite ? 1.0 : 0.0}, {3});
+  // On the factors' device: a broadcast moves one device's tensors (NCCL: the GPU's).
+  scalars = Tensor::from_vector(std::vector<double>{x.avgtr_H_K, x.avgtr_H_C, x.finite ? 1.0 : 0.0}, {3})
+                .to(x.K->values().device());
   std::vector<Tensor> out{x.K_new->values(), x.C_new->values()};
   if (momentum) out.push_back(x.m_K_new->values()), out.push_back(x.m_C_new->values());
   out.push_back(scalars);
