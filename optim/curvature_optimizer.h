@@ -9,7 +9,8 @@
 //     statistics;
 //   • data-parallel runs: the statistics of those steps are then combined over the ranks
 //     (set_statistics_reduce);
-//   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
+//   • on those steps the derived optimizer updates its factors from the statistics (update_factors; with
+//     factor-work sharding each layer's owning rank does it and broadcasts the results, set_factor_sharding);
 //   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
 //     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (docs/singd.md §6.4);
