@@ -11,6 +11,7 @@
 #include "dist/sync_batchnorm.h"
 #include "dist/weighted_sum.h"
 #include "optim/curvature_optimizer.h"
+#include "optim/factor_sharding.h"
 
 namespace ng::app {
 
@@ -153,6 +154,11 @@ void DataParallel::attach(optim::Optimizer& opt) {
   if (!comm() || !curvature) return;
   curvature->set_statistics_reduce(
       [this](const std::vector<Tensor>& statistics) { dist::all_reduce_weighted(*comm_, statistics, share_); });
+  if (spec_.shard_factor_work)
+    curvature->set_factor_sharding(optim::balance_owners(curvature->factor_costs(), comm_->size()), comm_->rank(),
+                                   [this](std::vector<Tensor>& results, int root) {
+                                     dist::broadcast_packed(*comm_, results, root);
+                                   });
 }
 
 void DataParallel::begin_step(int64_t local, int64_t global) {

@@ -69,7 +69,9 @@ class DataParallel {
   // the gradient buckets are laid out over the model's parameters.
   void start(Module& model);
   // SINGD, IKFAC and KFAC: their curvature statistics are combined over the ranks on statistics steps,
-  // each rank's weighted by its share of the step's images (CurvatureOptimizer::set_statistics_reduce).
+  // each rank's weighted by its share of the step's images (CurvatureOptimizer::set_statistics_reduce);
+  // with distributed.shard_factor_work, each layer's factor work runs on one owning rank
+  // (optim/factor_sharding.h) and its results are broadcast (CurvatureOptimizer::set_factor_sharding).
   void attach(optim::Optimizer& opt);
   // Around one step's forward/backward: `local` of the step's `global` images are this rank's.
   void begin_step(int64_t local, int64_t global);

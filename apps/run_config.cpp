@@ -17,9 +17,6 @@ DistributedSpec parse_distributed(ConfigNode d) {
   s.bucket_mb = d.number("bucket_mb", s.bucket_mb, 0.001, 4096.0);
   s.sync_batchnorm = d.boolean("sync_batchnorm", s.sync_batchnorm);
   s.shard_factor_work = d.boolean("shard_factor_work", s.shard_factor_work);
-  if (s.shard_factor_work)
-    d.fail("shard_factor_work", "false: sharing the factor updates of singd, ikfac and kfac over ranks is not "
-           "implemented (every rank updates every layer's factors from the combined statistics)", true);
   s.timeout_s = d.number("timeout_s", s.timeout_s, 0.1, 86400.0);
   s.check_interval_steps = d.integer("check_interval_steps", s.check_interval_steps, 0, int64_t{1} << 40);
   d.finish();

@@ -50,7 +50,7 @@ struct DistributedSpec {
   std::string backend = "auto";        // auto (MPI with several ranks), mpi, nccl
   double bucket_mb = 25.0;             // gradient bucket size (MiB)
   bool sync_batchnorm = false;         // BatchNorm batch statistics over all ranks
-  bool shard_factor_work = false;      // SINGD/KFAC factor updates shared over ranks (not supported yet)
+  bool shard_factor_work = false;      // each layer's SINGD/IKFAC factor update, KFAC inversion on one owning rank
   double timeout_s = 300.0;            // longest wait for another rank before the run ends
   int64_t check_interval_steps = 0;    // parameter checksum comparison every N steps (0: at checkpoints only)
 };

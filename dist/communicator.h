@@ -7,7 +7,8 @@
 // built with CUDA + NCCL; one GPU per rank chosen by the local rank, the NCCL id shared through MPI).
 //
 // Failure: every wait is bounded by the communicator's timeout. A collective that has not completed
-// by then (another rank died, failed or hangs) throws dist::Timeout naming this rank and the operation;
+// by then (another rank died, failed or hangs) throws dist::Timeout naming this rank, the operation and
+// (MPI, NCCL) the ranks that did not reach it;
 // the caller then ends the whole job with abort(), so no rank hangs.
 #pragma once
 #include <cstdint>

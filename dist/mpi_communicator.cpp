@@ -1,9 +1,11 @@
 // dist/mpi_communicator.cpp — collectives over MPI with bounded, polled waits.
 #include "dist/mpi_communicator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 namespace ng::dist {
 
@@ -110,6 +112,8 @@ MpiCommunicator::MpiCommunicator(double timeout_seconds) : timeout_(timeout_seco
   }
   check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
   check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_dup(MPI_COMM_WORLD, &diagnosis_), "MPI_Comm_dup");
+  check(MPI_Comm_set_errhandler(diagnosis_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
 }
@@ -117,7 +121,9 @@ MpiCommunicator::MpiCommunicator(double timeout_seconds) : timeout_(timeout_seco
 MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (finalized) return;
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (diagnosis_ != MPI_COMM_NULL) MPI_Comm_free(&diagnosis_);
 }
 
 void MpiCommunicator::wait(MPI_Request& r, const char* what) const {
@@ -128,14 +134,59 @@ void MpiCommunicator::wait(MPI_Request& r, const char* what) const {
     check(MPI_Test(&r, &flag, MPI_STATUS_IGNORE), "MPI_Test");
     if (flag) return;
     if (std::chrono::duration<double>(Clock::now() - t0).count() > timeout_)
-      throw Timeout("rank " + std::to_string(rank_) + ": " + what + " did not complete within " +
-                    std::to_string(static_cast<int64_t>(timeout_)) + " s (distributed.timeout_s): another rank " +
-                    "failed, died or hangs");
+      throw Timeout("rank " + std::to_string(rank_) + ": " + what + " (collective #" + std::to_string(collectives_) +
+                    ") did not complete within " + std::to_string(static_cast<int64_t>(timeout_)) +
+                    " s (distributed.timeout_s): " + unreached_ranks(collectives_));
     if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }
 
+std::string MpiCommunicator::unreached_ranks(int64_t collective) const {
+  using Clock = std::chrono::steady_clock;
+  const double grace = std::min(10.0, timeout_);
+  const int64_t mine = collective;
+  std::vector<int64_t> theirs(static_cast<size_t>(size_), -1);
+  std::vector<MPI_Request> sends, receives(static_cast<size_t>(size_), MPI_REQUEST_NULL);
+  constexpr int kTag = 7;
+  for (int p = 0; p < size_; ++p) {
+    if (p == rank_) continue;
+    MPI_Request r = MPI_REQUEST_NULL;
+    if (MPI_Isend(&mine, 1, MPI_INT64_T, p, kTag, diagnosis_, &r) == MPI_SUCCESS) sends.push_back(r);
+    MPI_Irecv(&theirs[static_cast<size_t>(p)], 1, MPI_INT64_T, p, kTag, diagnosis_, &receives[static_cast<size_t>(p)]);
+  }
+  const auto t0 = Clock::now();
+  for (int pending = size_ - 1; pending > 0 && std::chrono::duration<double>(Clock::now() - t0).count() < grace;) {
+    pending = 0;
+    for (MPI_Request& r : receives) {
+      int flag = 1;
+      if (r != MPI_REQUEST_NULL) MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
+      pending += flag ? 0 : 1;
+    }
+    if (pending > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::string silent, elsewhere;
+  for (int p = 0; p < size_; ++p) {
+    MPI_Request& r = receives[static_cast<size_t>(p)];
+    if (r != MPI_REQUEST_NULL) {  // no answer: abandon the receive
+      MPI_Cancel(&r);
+      MPI_Request_free(&r);
+      silent += (silent.empty() ? "" : ", ") + std::to_string(p);
+    } else if (p != rank_ && theirs[static_cast<size_t>(p)] != mine) {
+      elsewhere += (elsewhere.empty() ? "" : ", ") + std::to_string(p) + " (at #" +
+                   std::to_string(theirs[static_cast<size_t>(p)]) + ")";
+    }
+  }
+  for (MPI_Request& r : sends) MPI_Request_free(&r);
+  std::string out;
+  if (!silent.empty())
+    out = "rank(s) " + silent + " did not reach it (no answer within " + std::to_string(static_cast<int64_t>(grace)) +
+          " s: stopped, hung, busy elsewhere or unreachable)";
+  if (!elsewhere.empty()) out += (out.empty() ? "" : "; ") + std::string("rank(s) ") + elsewhere + " are at another collective";
+  return out.empty() ? "every rank reached it, but it did not complete" : out;
+}
+
 std::unique_ptr<Request> MpiCommunicator::all_reduce_async(Tensor& t, ReduceOp op) {
+  started();
   const MPI_Datatype type = reduce_type(t.dtype());
   NG_CHECK(op == ReduceOp::sum || t.dtype() != DType::i64, "all_reduce: avg of an int64 tensor");
   auto req = std::make_unique<MpiRequest>(*this, HostView(t), op, size_);
@@ -154,6 +205,7 @@ void MpiCommunicator::broadcast(Tensor& t, int root) {
 
 void MpiCommunicator::broadcast_bytes(void* data, int bytes, int root) {
   NG_CHECK(root >= 0 && root < size_, "broadcast: root ", root, " outside [0, ", size_, ")");
+  started();
   MPI_Request r = MPI_REQUEST_NULL;
   check(MPI_Ibcast(data, bytes, MPI_BYTE, root, comm_, &r), "MPI_Ibcast");
   wait(r, "broadcast");
@@ -166,12 +218,14 @@ Tensor MpiCommunicator::all_gather(const Tensor& t) {
   Tensor out = Tensor::empty(shape, t.dtype());
   MPI_Request r = MPI_REQUEST_NULL;
   const int bytes = byte_count(src);
+  started();
   check(MPI_Iallgather(src.raw_data(), bytes, MPI_BYTE, out.raw_data(), bytes, MPI_BYTE, comm_, &r), "MPI_Iallgather");
   wait(r, "all_gather");
   return out.to(t.device());
 }
 
 void MpiCommunicator::barrier() {
+  started();
   MPI_Request r = MPI_REQUEST_NULL;
   check(MPI_Ibarrier(comm_, &r), "MPI_Ibarrier");
   wait(r, "barrier");

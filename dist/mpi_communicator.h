@@ -5,6 +5,12 @@
 // MPI_COMM_WORLD with MPI_ERRORS_RETURN, so an MPI error is an ng::Error naming the call. Every collective
 // is non-blocking underneath (MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather, MPI_Ibarrier) and waited by
 // polling MPI_Test until the timeout. CUDA tensors are staged through host memory.
+//
+// A wait that times out names the ranks that did not reach the collective: every rank counts the
+// collectives it started; each timed-out rank sends its count to every other rank over a second duplicate
+// of MPI_COMM_WORLD and listens for theirs for a bounded grace period (min(10 s, timeout)). A rank that
+// does not answer (stopped, hung, busy elsewhere or unreachable) or answers with another count (it is at
+// another collective) is named in the dist::Timeout; the pending messages are then abandoned.
 #pragma once
 #include <mpi.h>
 
@@ -30,14 +36,24 @@ class MpiCommunicator final : public Communicator {
   // Broadcasts `bytes` raw bytes from `root` (used to share the NCCL id).
   void broadcast_bytes(void* data, int bytes, int root);
   MPI_Comm comm() const { return comm_; }
-  // Polls `r` until it completed; dist::Timeout naming this rank and `what` after the timeout.
+  // Polls `r` until it completed; dist::Timeout naming this rank, `what` and the ranks that did not reach
+  // it after the timeout.
   void wait(MPI_Request& r, const char* what) const;
+  // After a timeout of this rank's collective number `collective` (counted by the caller: this
+  // communicator's own count, or the NCCL communicator's): the ranks that did not reach it, as words for
+  // the error. Every timed-out rank calls it; bounded by the grace period.
+  std::string unreached_ranks(int64_t collective) const;
 
  protected:
   void abort_job(int code) override;
 
  private:
+  // Starts a collective: counts it (the timeout diagnosis compares the counts).
+  void started() { ++collectives_; }
+
   MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Comm diagnosis_ = MPI_COMM_NULL;  // for the timeout diagnosis only
+  int64_t collectives_ = 0;             // started on comm_
   int rank_ = 0, size_ = 1;
   double timeout_ = 300.0;
 };

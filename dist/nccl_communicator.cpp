@@ -110,8 +110,9 @@ class NcclCommunicator final : public Communicator {
         ncclCommAbort(comm_);
         comm_ = nullptr;
         if (late)
-          throw Timeout("rank " + std::to_string(rank()) + ": " + what + " did not complete within " +
-                        std::to_string(static_cast<int64_t>(timeout_)) + " s (distributed.timeout_s)");
+          throw Timeout("rank " + std::to_string(rank()) + ": " + what + " (collective #" + std::to_string(collectives_) +
+                        ") did not complete within " + std::to_string(static_cast<int64_t>(timeout_)) +
+                        " s (distributed.timeout_s): " + mpi_.unreached_ranks(collectives_));
         throw Error("rank " + std::to_string(rank()) + ": " + what + " failed: " + ncclGetErrorString(async));
       }
       std::this_thread::sleep_for(std::chrono::microseconds(20));
@@ -132,8 +133,10 @@ class NcclCommunicator final : public Communicator {
              t.describe(), " must be a contiguous tensor on cuda:", device_, " (this rank's GPU)");
     NG_CHECK(comm_ != nullptr, "nccl collective after the communicator was aborted");
   }
-  // The collective's stream waits for the work queued so far on natgrad's stream.
+  // The collective's stream waits for the work queued so far on natgrad's stream; the collective is counted
+  // (the timeout diagnosis compares the counts, MpiCommunicator::unreached_ranks).
   void begin() {
+    ++collectives_;
     cudaEvent_t queued;
     NG_CUDA_CHECK(cudaEventCreateWithFlags(&queued, cudaEventDisableTiming));
     NG_CUDA_CHECK(cudaEventRecord(queued, kernels::cuda::stream(device_)));
@@ -150,6 +153,7 @@ class NcclCommunicator final : public Communicator {
   MpiCommunicator mpi_;
   double timeout_;
   int device_ = 0;
+  int64_t collectives_ = 0;  // NCCL collectives started
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
 };

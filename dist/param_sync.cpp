@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "dist/packing.h"
+
 namespace ng::dist {
 
 void broadcast_tensors(Communicator& comm, const std::vector<Tensor*>& tensors, int root) {
@@ -14,6 +16,18 @@ void broadcast_tensors(Communicator& comm, const std::vector<Tensor*>& tensors, 
       comm.broadcast(c, root);
       t->copy_(c);
     }
+  }
+}
+
+void broadcast_packed(Communicator& comm, const std::vector<Tensor>& tensors, int root) {
+  for (const DType dtype : {DType::f32, DType::bf16, DType::f64, DType::i64}) {
+    int64_t n = 0;
+    const std::vector<Tensor> part =
+        select_contiguous(tensors, "broadcast_packed", [&](const Tensor& t) { return t.dtype() == dtype; }, n);
+    if (part.empty()) continue;
+    Tensor packed = pack(part, n, dtype);
+    comm.broadcast(packed, root);
+    unpack(packed, part);
   }
 }
 

@@ -12,6 +12,11 @@ namespace ng::dist {
 // --init and after --resume).
 void broadcast_tensors(Communicator& comm, const std::vector<Tensor*>& tensors, int root = 0);
 
+// Copies rank `root`'s `tensors` (contiguous, one device, any dtypes) into every rank's in place, packed
+// into one broadcast per dtype (the sharded factor results of SINGD's
+// bfloat16 or float32 factors, KFAC's inverses, their float64 flags).
+void broadcast_packed(Communicator& comm, const std::vector<Tensor>& tensors, int root);
+
 // FNV-1a (64 bit) over the bytes of the tensors, in order.
 uint64_t checksum(const std::vector<Tensor*>& tensors);
 

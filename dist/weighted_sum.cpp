@@ -3,34 +3,20 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "dist/packing.h"
 
 namespace ng::dist {
 
 void all_reduce_weighted(Communicator& comm, const std::vector<Tensor>& tensors, double weight) {
   NoGradGuard no_grad;
   for (const DType wire : {DType::f32, DType::f64}) {
-    std::vector<Tensor> part;
     int64_t n = 0;
-    for (const Tensor& t : tensors) {
-      NG_CHECK(t.is_contiguous(), "all_reduce_weighted: tensor ", t.describe(), " is not contiguous");
-      if ((t.dtype() == DType::f64) != (wire == DType::f64)) continue;
-      part.push_back(t);
-      n += t.numel();
-    }
+    const std::vector<Tensor> part = select_contiguous(
+        tensors, "all_reduce_weighted", [&](const Tensor& t) { return (t.dtype() == DType::f64) == (wire == DType::f64); }, n);
     if (part.empty()) continue;
-    Tensor packed = Tensor::empty({n}, wire, part.front().device());
-    int64_t offset = 0;
-    for (const Tensor& t : part) {
-      packed.slice(0, offset, offset + t.numel()).copy_(t.view({t.numel()}));
-      offset += t.numel();
-    }
-    Tensor sum = mul(packed, weight);
+    Tensor sum = mul(pack(part, n, wire), weight);
     comm.all_reduce(sum, ReduceOp::sum);
-    offset = 0;
-    for (Tensor& t : part) {
-      t.copy_(sum.slice(0, offset, offset + t.numel()).view(t.shape()));
-      offset += t.numel();
-    }
+    unpack(sum, part);
   }
 }
 

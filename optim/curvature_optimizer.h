@@ -9,7 +9,8 @@
 //     statistics;
 //   • data-parallel runs: the statistics of those steps are then combined over the ranks
 //     (set_statistics_reduce);
-//   • on those steps the derived optimizer updates its factors from the statistics (update_factors);
+//   • on those steps the derived optimizer updates its factors from the statistics (update_factors; with
+//     factor-work sharding each layer's owning rank does it and broadcasts the results, set_factor_sharding);
 //   • Gm = [∇W (flattened) | ∇b] · (clip factor / grad scale), the direction P = precondition(Gm),
 //     split back into W and b, and the SGD rule with (η = lr, μ = momentum, γ = weight_decay, τ = 0,
 //     no Nesterov) updates W and b: weight decay after preconditioning, heavy-ball momentum (docs/singd.md §6.4);
@@ -91,6 +92,16 @@ class CurvatureOptimizer : public Optimizer {
   };
   void set_stage_times(StageTimes* times) { stage_times_ = times; }
 
+  // Data-parallel runs with factor-work sharding: the factor work of layer l (SINGD/IKFAC: the update of
+  // K, C, m_K, m_C; KFAC: the inversions) runs only on rank owner[l]; `broadcast(tensors, root)` then
+  // copies every root's results (in place, any dtype) to the other ranks, once per owning rank in rank
+  // order, so all ranks continue with the same factors and the same skip decision. `rank` is this rank.
+  // The owners must be the same on every rank (optim/factor_sharding.h: balance_owners(factor_costs())).
+  using FactorBroadcast = std::function<void(std::vector<Tensor>&, int root)>;
+  void set_factor_sharding(std::vector<int> owner, int rank, FactorBroadcast broadcast);
+  // The factor work's cost of each layer, d_i³ + d_o³ (the owner assignment's weights).
+  std::vector<double> factor_costs() const;
+
  protected:
   struct Layer {
     std::string name;
@@ -146,6 +157,13 @@ class CurvatureOptimizer : public Optimizer {
   double* hyper_slot(size_t g, const std::string& name) override;
   std::vector<std::string> hyper_list(size_t g) const override;
   std::vector<std::string> scheduled_names(const std::string& name) const override;
+  // Whether this rank does layer l's factor work (always, without sharding).
+  bool owns_factor_work(size_t l) const;
+  // After the owners' factor work on `layers` (the same list on every rank): every owner's results(l)
+  // (tensors allocated with their final shapes and dtypes on every rank) are broadcast from it. No-op
+  // without sharding.
+  void share_factor_results(const std::vector<size_t>& layers,
+                            const std::function<std::vector<Tensor>(size_t)>& results) const;
   // `layers` (in order) split into consecutive batches whose temporaries(l) add up to at most the batch
   // budget (a layer over it alone).
   std::vector<std::vector<size_t>> update_batches(const std::vector<size_t>& layers,
@@ -168,6 +186,11 @@ class CurvatureOptimizer : public Optimizer {
   size_t batch_bytes_ = size_t{64} << 20;
   StatisticsReduce statistics_reduce_;
   StageTimes* stage_times_ = nullptr;
+  struct {
+    std::vector<int> owner;
+    int rank = 0;
+    FactorBroadcast broadcast;  // unset: no sharding
+  } sharding_;
   std::shared_ptr<const CurvatureLayer::ArmHook> arm_hook_;  // the layers hold it weakly
   int64_t armed_step_ = -1;                                  // the step armed for; -1: none since construction or load
 };

@@ -30,6 +30,9 @@ double avgtr(const Tensor& M) {
   return t / static_cast<double>(M.size(0));
 }
 
+// KfacFactorUpdate::failed by the code inverse_results broadcasts.
+constexpr const char* kFailedFactor[] = {nullptr, "A", "G"};
+
 }  // namespace
 
 KFAC::KFAC(std::vector<std::pair<std::string, CurvatureLayer*>> layers, std::vector<Group> groups)
@@ -65,21 +68,23 @@ void KFAC::clear_statistics(size_t l) {
 // One layer's update is optim/reference/kfac_layer.cpp; the layers with statistics or an inversion due run
 // through the batched executor (optim/batched/factor_updates.h) in batches of set_update_batch_bytes
 // (temporaries: the working copies and the inverses before rounding, at most 16 bytes per factor entry of
-// an inverting layer), with the same results.
+// an inverting layer), with the same results. With sharding, every rank takes the moving averages and only
+// the owners invert; their inverses are then broadcast (inverse_results).
 void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
-  std::vector<size_t> busy;
+  std::vector<size_t> busy, inverting;
   std::vector<KfacFactorUpdate> updates(num_layers());
   for (size_t l = 0; l < num_layers(); ++l) {
     const LayerState& s = state_[l];
     const bool invert = ctx.t % T_inv_[layer(l).group] == 0;
     if (!statistics_due[l] && !invert) continue;
     busy.push_back(l);
+    if (invert) inverting.push_back(l);
     KfacFactorUpdate& x = updates[l];
     x.A = &s.A, x.G = &s.G;
     if (statistics_due[l]) x.sum_aa = &s.sum_aa, x.sum_gg = &s.sum_gg;
     x.theta = common(layer(l).group).lr_cov;
     x.damping = common(layer(l).group).damping;
-    x.invert = invert;
+    x.invert = invert && owns_factor_work(l);
   }
   const auto temporaries = [&](size_t l) {
     return updates[l].invert ? 16 * static_cast<size_t>(state_[l].A.numel() + state_[l].G.numel()) : 0;
@@ -88,18 +93,30 @@ void KFAC::update_factors(const std::vector<bool>& statistics_due, StepContext& 
     std::vector<KfacFactorUpdate*> list;
     for (size_t l : batch) list.push_back(&updates[l]);
     kfac_update_factors_batched(list);
-    for (size_t l : batch) {
-      LayerState& s = state_[l];
-      KfacFactorUpdate& x = updates[l];
-      if (x.failed) {
-        ctx.failure = std::string("KFAC factor ") + x.failed + " + λI is not positive definite (Cholesky failed)";
-        ctx.where = layer(l).name;
-        return;
-      }
-      s.A1 = std::move(x.A_new), s.G1 = std::move(x.G_new);
-      s.A_inv1 = std::move(x.A_inv_new), s.G_inv1 = std::move(x.G_inv_new);
-    }
   }
+  std::vector<Tensor> failed(num_layers());
+  share_factor_results(inverting, [&](size_t l) { return inverse_results(updates[l], failed[l]); });
+  for (size_t l : busy) {
+    LayerState& s = state_[l];
+    KfacFactorUpdate& x = updates[l];
+    if (failed[l].defined()) x.failed = kFailedFactor[static_cast<size_t>(failed[l].to_vector<double>()[0])];
+    if (x.failed) {  // the first failing layer abandons the step
+      ctx.failure = std::string("KFAC factor ") + x.failed + " + λI is not positive definite (Cholesky failed)";
+      ctx.where = layer(l).name;
+      return;
+    }
+    s.A1 = std::move(x.A_new), s.G1 = std::move(x.G_new);
+    s.A_inv1 = std::move(x.A_inv_new), s.G_inv1 = std::move(x.G_inv_new);
+  }
+}
+
+std::vector<Tensor> KFAC::inverse_results(KfacFactorUpdate& x, Tensor& failed) {
+  // Not computed here (another rank owns the layer, or an earlier layer of the owner's batch failed).
+  if (!x.A_inv_new.defined()) x.A_inv_new = Tensor::zeros(x.A->shape(), x.A->dtype(), x.A->device());
+  if (!x.G_inv_new.defined()) x.G_inv_new = Tensor::zeros(x.G->shape(), x.G->dtype(), x.G->device());
+  const double code = x.failed == nullptr ? 0.0 : x.failed[0] == 'A' ? 1.0 : 2.0;  // index into kFailedFactor
+  failed = Tensor::from_vector(std::vector<double>{code}, {1}).to(x.A->device());  // with the factors (NCCL)
+  return {x.A_inv_new, x.G_inv_new, failed};
 }
 
 Tensor KFAC::precondition(size_t l, const Tensor& Gm) {

@@ -72,6 +72,11 @@ class KFAC final : public CurvatureOptimizer {
     Tensor sum_aa, sum_gg;              // Σ aᵀa, Σ gᵀg of the current step's micro-batches
     Tensor A1, G1, A_inv1, G_inv1;      // staged
   };
+  // Factor-work sharding (CurvatureOptimizer::set_factor_sharding): what an inverting layer's owner
+  // broadcasts — its new inverses (allocated here where not computed) and `failed` = [0 ok, 1 A, 2 G]
+  // (float64), which update_factors reads back after the broadcast.
+  static std::vector<Tensor> inverse_results(KfacFactorUpdate& x, Tensor& failed);
+
   std::vector<int64_t> T_inv_;  // per group
   std::vector<LayerState> state_;
 };

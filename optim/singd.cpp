@@ -67,14 +67,17 @@ void SINGD::clear_statistics(size_t l) {
 
 // ---- preconditioner update (docs/singd.md §6.1) ------------------------------------------------------------
 
-// One layer's update is optim/reference/singd_layer.cpp; the due layers run through the batched executor
-// (optim/batched/factor_updates.h) in batches of set_update_batch_bytes, with the same results.
+// One layer's update is optim/reference/singd_layer.cpp; the due layers this rank does the factor work of
+// (all of them without sharding) run through the batched executor (optim/batched/factor_updates.h) in
+// batches of set_update_batch_bytes, with the same results; with sharding the owners' results are then
+// broadcast (factor_results).
 void SINGD::update_factors(const std::vector<bool>& statistics_due, StepContext& ctx) {
   const double u = prev_grad_scale_ / (grad_scale_ * grad_scale_);
-  std::vector<size_t> due;  // K and C only change on statistics steps (docs/singd.md §3.4)
+  std::vector<size_t> due, mine;  // K and C only change on statistics steps (docs/singd.md §3.4)
   for (size_t l = 0; l < num_layers(); ++l) {
     if (!statistics_due[l]) continue;
     due.push_back(l);
+    if (owns_factor_work(l)) mine.push_back(l);
     const Extra& x = extra_[layer(l).group];
     const CurvatureHyper& h = common(layer(l).group);
     LayerState& s = state_[l];
@@ -86,18 +89,43 @@ void SINGD::update_factors(const std::vector<bool>& statistics_due, StepContext&
   }
   // Temporaries per layer: Π(KᵀK), I and K·m̃ next to each factor.
   const auto temporaries = [&](size_t l) { return 3 * (state_[l].K->nbytes() + state_[l].C->nbytes()); };
-  for (const auto& batch : update_batches(due, temporaries)) {
+  for (const auto& batch : update_batches(mine, temporaries)) {
     std::vector<SingdFactorUpdate*> updates;
     for (size_t l : batch) updates.push_back(&state_[l].update);
     singd_update_factors_batched(updates);
-    for (size_t l : batch) state_[l].avgtr_HK = state_[l].update.avgtr_H_K, state_[l].avgtr_HC = state_[l].update.avgtr_H_C;
-    for (size_t l : batch) {  // a non-finite new factor or momentum abandons the step, naming the layer
-      if (state_[l].update.finite) continue;
-      ctx.failure = "non-finite SINGD factor";
-      ctx.where = layer(l).name;
-      return;
-    }
   }
+  std::vector<Tensor> scalars(num_layers());
+  share_factor_results(due, [&](size_t l) { return factor_results(l, scalars[l]); });
+  for (size_t l : due) {
+    SingdFactorUpdate& x = state_[l].update;
+    if (scalars[l].defined()) {
+      const std::vector<double> v = scalars[l].to_vector<double>();
+      x.avgtr_H_K = v[0], x.avgtr_H_C = v[1], x.finite = v[2] != 0.0;
+    }
+    state_[l].avgtr_HK = x.avgtr_H_K, state_[l].avgtr_HC = x.avgtr_H_C;
+  }
+  for (size_t l : due) {  // a non-finite new factor or momentum abandons the step, naming the first such layer
+    if (state_[l].update.finite) continue;
+    ctx.failure = "non-finite SINGD factor";
+    ctx.where = layer(l).name;
+    return;
+  }
+}
+
+std::vector<Tensor> SINGD::factor_results(size_t l, Tensor& scalars) {
+  SingdFactorUpdate& x = state_[l].update;
+  const bool momentum = x.hyper.alpha1 != 0.0;  // the momenta are kept
+  if (!owns_factor_work(l)) {
+    x.K_new = x.K->zeros_like(), x.C_new = x.C->zeros_like();
+    if (momentum) x.m_K_new = x.K->zeros_like(), x.m_C_new = x.C->zeros_like();
+  }
+  // On the factors' device: a broadcast moves one device's tensors (NCCL: the GPU's).
+  scalars = Tensor::from_vector(std::vector<double>{x.avgtr_H_K, x.avgtr_H_C, x.finite ? 1.0 : 0.0}, {3})
+                .to(x.K->values().device());
+  std::vector<Tensor> out{x.K_new->values(), x.C_new->values()};
+  if (momentum) out.push_back(x.m_K_new->values()), out.push_back(x.m_C_new->values());
+  out.push_back(scalars);
+  return out;
 }
 
 // ---- natural gradient (docs/singd.md §6.4) ---------------------------------------------------------------

@@ -98,6 +98,11 @@ class SINGD final : public CurvatureOptimizer {
     bool updated = false;
   };
 
+  // Factor-work sharding (CurvatureOptimizer::set_factor_sharding): what layer l's owner broadcasts —
+  // K_new, C_new, m_K_new and m_C_new (when α1 ≠ 0), allocated here on the other ranks, and `scalars`
+  // = [avgtr(H_K), avgtr(H_C), finite] (float64), which update_factors reads back after the broadcast.
+  std::vector<Tensor> factor_results(size_t l, Tensor& scalars);
+
   std::vector<Extra> extra_;
   std::vector<LayerState> state_;
   double prev_grad_scale_;  // s_{t−1}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bench_data_parallel.sh — data-parallel training on one machine, in one run: 1 rank × 2 threads
 # against 2 ranks × 1 thread (`mpirun -np 2 natgrad train`), VGG-11-BN width 0.25 on real CIFAR-10, batch
-# 128, SGD (configs/quickstart.json) and SINGD with hierarchical factors (configs/cpu-study/singd-hierarchical.json);
+# 128, SGD (configs/quickstart.json) and SINGD with hierarchical factors (configs/cpu-study/singd-hierarchical.json),
+# the latter also on 2 ranks with distributed.shard_factor_work (row "…-sharded", against the same 1-rank run);
 # then the bytes SINGD's statistics all-reduce per step, compact structures against dense factors
 # (bench/dist_comm_bytes.cpp, arithmetic of the structures' sizes).
 #
@@ -34,13 +35,13 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# run NAME RANKS THREADS CONFIG: one training; prints "<images/s> <wait share of rank 0>,<of rank 1>,…" of
+# run NAME RANKS THREADS CONFIG [ARGS…]: one training (ARGS: more natgrad options); prints "<images/s> <wait share of rank 0>,<of rank 1>,…" of
 # its second epoch, or "refused: <natgrad's error>" for an exit 2.
 run() {
   local name=$1 ranks=$2 threads=$3 config=$4 out=$work/$1 rc=0
   local cmd=("$build/natgrad" train "$config" --out "$out" --set threads="$threads" --set train.epochs=2
              --set data.train_subset="$subset" --set data.test_subset=200 --set eval.interval_epochs=2
-             --set log.progress=off --set checkpoint.best=false)
+             --set log.progress=off --set checkpoint.best=false "${@:5}")
   rm -rf "$out"
   if ((ranks > 1)); then
     # shellcheck disable=SC2086
@@ -66,13 +67,17 @@ better() {
 }
 
 declare -A best
-optimizers=(sgd:configs/quickstart.json singd-hierarchical:configs/cpu-study/singd-hierarchical.json)
+optimizers=(sgd:configs/quickstart.json singd-hierarchical:configs/cpu-study/singd-hierarchical.json
+            singd-hierarchical-sharded:configs/cpu-study/singd-hierarchical.json)
 for ((r = 1; r <= repeats; ++r)); do
   for entry in "${optimizers[@]}"; do
     opt=${entry%%:*}
+    extra=()
+    [[ $opt == *-sharded ]] && extra=(--set distributed.shard_factor_work=true)
     for setting in 1x2 2x1; do
+      [[ $opt == *-sharded && $setting == 1x2 ]] && continue  # one process shares nothing: the unsharded run
       echo "# repeat $r: $opt, ${setting%x*} rank(s) × ${setting#*x} thread(s)" >&2
-      res=$(run "$opt-$setting" "${setting%x*}" "${setting#*x}" "$root/${entry#*:}")
+      res=$(run "$opt-$setting" "${setting%x*}" "${setting#*x}" "$root/${entry#*:}" "${extra[@]}")
       echo "#   $res" >&2
       best[$opt-$setting]=$(better "${best[$opt-$setting]:-}" "$res")
     done
@@ -85,7 +90,7 @@ echo "|---|---|---|---|---|"
 notes=()
 for entry in "${optimizers[@]}"; do
   opt=${entry%%:*}
-  one=${best[$opt-1x2]} two=${best[$opt-2x1]}
+  one=${best[${opt%-sharded}-1x2]} two=${best[$opt-2x1]}
   if [[ $two == refused* ]]; then
     echo "| $opt | ${one%% *} | n/a | n/a | n/a |"
     notes+=("$opt on 2 ranks ${two}")

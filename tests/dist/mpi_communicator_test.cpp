@@ -180,21 +180,43 @@ TEST(ParamSync, BroadcastMakesStateIdenticalAndTheCheckNamesDifferingRanks) {
   }
 }
 
-// A rank that never joins a collective: the others get dist::Timeout naming themselves and the
-// operation instead of hanging. The late rank joins afterwards, so the job ends cleanly.
-TEST(MpiCommunicator, AWaitEndsAtTheTimeout) {
+// The last rank never joins a collective: the others get dist::Timeout naming themselves, the operation
+// and the last rank (with 3 ranks, ranks 0 and 1 both time out and answer each other's diagnosis, so only
+// the last rank is named). The last rank joins afterwards, so the job ends cleanly.
+TEST(MpiCommunicator, AWaitEndsAtTheTimeoutNamingTheRankThatDidNotReachIt) {
   MpiCommunicator quick(0.5);
-  if (quick.rank() == 0) {
+  const int last = quick.size() - 1;
+  if (quick.rank() != last) {
     try {
       quick.barrier();
-      ADD_FAILURE() << "the barrier completed without rank 1";
+      ADD_FAILURE() << "the barrier completed without rank " << last;
     } catch (const Timeout& e) {
-      EXPECT_NE(std::string(e.what()).find("rank 0: barrier did not complete within"), std::string::npos) << e.what();
+      const std::string what = e.what();
+      EXPECT_NE(what.find("rank " + std::to_string(quick.rank()) + ": barrier (collective #1) did not complete within"),
+                std::string::npos) << what;
+      EXPECT_NE(what.find(": rank(s) " + std::to_string(last) + " did not reach it"), std::string::npos) << what;
+      EXPECT_EQ(what.find("another collective"), std::string::npos) << what;
     }
   }
   g_comm->barrier();
-  if (quick.rank() != 0) quick.barrier();
+  if (quick.rank() == last) quick.barrier();
   g_comm->barrier();
+}
+
+// Each root's tensors of several dtypes (bfloat16 included) reach every rank bitwise, in one broadcast
+// per dtype.
+TEST(MpiCommunicator, BroadcastPackedCopiesTheRootsTensorsOfEveryDtype) {
+  for (int root = 0; root < g_comm->size(); ++root) {
+    std::vector<Tensor> mine = {rank_data(31, g_comm->rank(), {3, 4}), rank_data(32, g_comm->rank(), {7}, DType::bf16),
+                                rank_data(33, g_comm->rank(), {2, 2}, DType::f64), rank_data(34, g_comm->rank(), {5})};
+    broadcast_packed(*g_comm, mine, root);
+    const std::vector<Tensor> expected = {rank_data(31, root, {3, 4}), rank_data(32, root, {7}, DType::bf16),
+                                          rank_data(33, root, {2, 2}, DType::f64), rank_data(34, root, {5})};
+    for (size_t i = 0; i < mine.size(); ++i) {
+      EXPECT_EQ(mine[i].dtype(), expected[i].dtype());
+      EXPECT_EQ(mine[i].to_vector<double>(), expected[i].to_vector<double>()) << "tensor " << i << ", root " << root;
+    }
+  }
 }
 
 }  // namespace
