@@ -121,7 +121,7 @@ class Hierarchical final : public StructuredMatrix {
     const Parts o = parts(r->values());
     gemm_into(Ya, true, Ya, false, o.A);       // A = Y_aᵀY_a
     gemm_into(Ya, true, Yr, false, o.B, 2.0);  // B = 2·Y_aᵀ[Y_c Y_e]
-    colsum_sq(Yc, o.c, 0.0);              // c = colsum(Y_c²)
+    Tensor(o.c).copy_(column_sum_squares(Y).slice(0, k1, ce));  // c = colsum(Y_c²), one pass over Y
     gemm_into(Ye, true, Yc, false, o.D, 2.0);  // D = 2·Y_eᵀY_c
     gemm_into(Ye, true, Ye, false, o.E);       // E = Y_eᵀY_e
     return r;

@@ -35,6 +35,23 @@ TEST(CudaOptimValues, ScaleIntoMatchesCpuBitwise) {
     }
 }
 
+TEST(CudaOptimValues, ScaleLinesMatchesCpuBitwise) {
+  NG_REQUIRE_CUDA();
+  Generator gen(72);
+  for (DType dt : kFloating)
+    for (bool by_column : {true, false})
+      for (double beta : {0.0, 1.0}) {
+        const std::string what = std::string(dtype_name(dt)) + (by_column ? " columns" : " rows");
+        const Tensor Z = random({kRows, kCols + 3}, dt, gen).slice(1, 1, kCols + 1);
+        const Tensor v = random({by_column ? kCols : kRows}, dt, gen);
+        const Tensor start = random({kRows, kCols + 2}, dt, gen);
+        const Tensor cpu = start.clone(), gpu = on(start, kCuda);
+        kernels::cpu::scale_lines(Z, v, by_column, beta, cpu.slice(1, 2, kCols + 2));
+        NG_DISPATCH(kCuda, scale_lines, on(Z, kCuda), on(v, kCuda), by_column, beta, gpu.slice(1, 2, kCols + 2));
+        expect_equal(gpu, cpu, what);
+      }
+}
+
 TEST(CudaOptimValues, CombineMatchesCpuBitwise) {
   NG_REQUIRE_CUDA();
   Generator gen(72);

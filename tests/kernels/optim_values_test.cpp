@@ -38,6 +38,35 @@ TEST(OptimValues, ScaleIntoRoundsOnceIntoAColumnSlice) {
     }
 }
 
+TEST(OptimValues, ScaleLinesScalesColumnsOrRowsIntoStridedBlocks) {
+  Generator gen(62);
+  for (DType dt : {DType::f32, DType::bf16, DType::f64})
+    for (bool by_column : {true, false})
+      for (double beta : {0.0, 1.0}) {
+        const std::string what = std::string(dtype_name(dt)) + (by_column ? " columns" : " rows") + " beta " +
+                                 std::to_string(beta);
+        // Z and out are column blocks of wider matrices (row strides 11 and 9), as the hierarchical
+        // structure's middle blocks are.
+        const Tensor Zw = Tensor::uniform({13, 11}, -2.0, 2.0, gen, dt), Z = Zw.slice(1, 2, 9);
+        const Tensor v = Tensor::uniform({by_column ? 7 : 13}, -2.0, 2.0, gen, dt);
+        Tensor ow = Tensor::uniform({13, 9}, -2.0, 2.0, gen, dt);
+        const auto before = ow.to_vector<double>(), z = Z.contiguous().to_vector<double>(), vv = v.to_vector<double>();
+        kernels::cpu::scale_lines(Z, v, by_column, beta, ow.slice(1, 1, 8));
+        const auto after = ow.to_vector<double>();
+        for (int64_t r = 0; r < 13; ++r) {
+          EXPECT_EQ(after[r * 9], before[r * 9]) << what;  // the columns around the block are untouched
+          EXPECT_EQ(after[r * 9 + 8], before[r * 9 + 8]) << what;
+          for (int64_t c = 0; c < 7; ++c) {
+            const double p = rounded(z[r * 7 + c] * vv[by_column ? c : r], dt);
+            const double want = beta == 0.0 ? p : rounded(before[r * 9 + 1 + c] + p, dt);
+            ASSERT_EQ(after[r * 9 + 1 + c], want) << what << " at " << r << ", " << c;
+          }
+        }
+      }
+  EXPECT_THROW(kernels::cpu::scale_lines(Tensor::zeros({3, 4}), Tensor::zeros({3}), true, 0.0, Tensor::zeros({3, 4})),
+               Error);  // a column scale needs one value per column
+}
+
 TEST(OptimValues, CombineEvaluatesInAccumulatorPrecisionWithAliasing) {
   Generator gen(62);
   for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
