@@ -16,6 +16,9 @@
 namespace ng {
 
 Tensor unfold2d(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt);
+// The same into `cols`: a view [N, L, C·kH·kW] whose rows may be the first columns of a wider matrix
+// (kernels/conv.h, im2col), e.g. the capture's a = [patches | 1] without a second copy.
+void unfold2d_into(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt, const Tensor& cols);
 
 // Validates x ([N, C, H, W], floating), the kernel size and the stride/padding/dilation of `opt`
 // against each other, naming `op` in errors, and returns the kernel geometry; `out_hw` gets [OH, OW].

@@ -43,7 +43,9 @@ inline int64_t conv_output_size(int64_t in, int64_t k, int64_t s, int64_t p, int
 // x: [N, C_in, H, W], weight: [C_out, C_in/G, kH, kW], bias: [C_out] or undefined, y: [N, C_out, OH, OW].
 // grad_weight / grad_bias of conv2d_backward_weight may each be undefined (not computed).
 // im2col writes the zero-padded patches as cols: [N, OH·OW, C·kH·kW], row (oh·OW + ow), column
-// (c·kH + i)·kW + j — the layout of weight.flatten(1) (groups are ignored: all C channels).
+// (c·kH + i)·kW + j — the layout of weight.flatten(1) (groups are ignored: all C channels). cols' rows may
+// be longer than C·kH·kW (strides [OH·OW·ld, ld, 1] with ld ≥ C·kH·kW: the columns of a wider matrix, such
+// as the curvature capture's a = [patches | 1]); the rest of each row is left alone.
 #define NG_CONV_KERNELS                                                                              \
   void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,    \
                       const Conv2dGeometry& g);                                                     \
@@ -52,6 +54,10 @@ inline int64_t conv_output_size(int64_t in, int64_t k, int64_t s, int64_t p, int
   void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, const Tensor& grad_weight,     \
                               const Tensor& grad_bias, const Conv2dGeometry& g);                    \
   void im2col(const Tensor& x, const Tensor& cols, const Conv2dGeometry& g);
+
+// Both devices' im2col checks: x contiguous 4-D, cols [N, P, K] of x's dtype laid out as above; returns the
+// row stride ld.
+int64_t check_patch_rows(const Tensor& x, const Tensor& cols, int64_t P, int64_t K);
 
 namespace cpu { NG_CONV_KERNELS }
 namespace cuda { NG_CONV_KERNELS }

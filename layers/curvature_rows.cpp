@@ -27,6 +27,27 @@ Tensor input_matrix(const Tensor& rows, bool bias) {
   return m;
 }
 
+// a of expand mode, [patches | 1] / √R_a with R_a = N·O: x·(1/√R_a) unfolded straight into the first
+// columns of a — the values of input_matrix(unfold2d(x)) (each element rounded once from x·α, the padding
+// 0), without the patch matrix being copied and scaled again.
+Tensor expanded_input_matrix(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt, bool bias) {
+  std::array<int64_t, 2> hw;
+  conv2d_window("Conv2d curvature capture", x, kernel, opt, &hw);
+  const int64_t n = x.size(0), L = hw[0] * hw[1], K = x.size(1) * kernel[0] * kernel[1], R = n * L;
+  const int64_t width = K + (bias ? 1 : 0);
+  const double alpha = 1.0 / std::sqrt(static_cast<double>(R));
+  Tensor xs = Tensor::empty(x.shape(), x.dtype(), x.device());
+  NG_DISPATCH(x.device(), affine, x.contiguous(), alpha, 0.0, xs);
+  Tensor m = Tensor::empty({R, width}, x.dtype(), x.device());
+  unfold2d_into(xs, kernel, opt, m.as_strided({n, L, K}, {L * width, width, 1}, 0));
+  if (bias) {
+    Tensor one = Tensor::ones({1}, x.dtype(), x.device());
+    scale_in_place(one, alpha);
+    m.slice(1, K, K + 1).copy_(one);
+  }
+  return m;
+}
+
 // n_loss of docs/singd.md §3.2: N for "batch", N·positions for "batch+sequence", 1 for none.
 double loss_count(LossAverage mode, int64_t n, int64_t positions) {
   switch (mode) {
@@ -79,10 +100,9 @@ Tensor conv2d_capture_a(const Tensor& x, std::array<int64_t, 2> kernel, const Co
   if (groups > 1) xa = mean(xa.reshape({n, groups, c / groups, x.size(2), x.size(3)}), {1});
   Conv2dOptions ungrouped = opt;
   ungrouped.groups = 1;
+  if (r.approx == KfacApprox::expand) return expanded_input_matrix(xa, kernel, ungrouped, bias);
   const Tensor patches = unfold2d(xa, kernel, ungrouped);  // [N, O, C/groups·kH·kW]
-  const Tensor rows = r.approx == KfacApprox::expand ? patches.reshape({-1, patches.size(2)})
-                                                     : mean(patches, {1});
-  return input_matrix(rows, bias);
+  return input_matrix(mean(patches, {1}), bias);
 }
 
 Tensor conv2d_capture_g(const Tensor& grad_y, const CaptureRequest& r) {

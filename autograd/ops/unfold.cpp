@@ -35,11 +35,19 @@ kernels::Conv2dGeometry conv2d_window(const char* op, const Tensor& x, std::arra
 
 Tensor unfold2d(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt) {
   std::array<int64_t, 2> out_hw;
-  const kernels::Conv2dGeometry g = conv2d_window("unfold2d", x, kernel, opt, &out_hw);
+  conv2d_window("unfold2d", x, kernel, opt, &out_hw);
   Tensor cols = Tensor::empty({x.size(0), out_hw[0] * out_hw[1], x.size(1) * kernel[0] * kernel[1]}, x.dtype(),
                               x.device());
-  NG_DISPATCH(x.device(), im2col, x.contiguous(), cols, g);
+  unfold2d_into(x, kernel, opt, cols);
   return cols;
+}
+
+void unfold2d_into(const Tensor& x, std::array<int64_t, 2> kernel, const Conv2dOptions& opt, const Tensor& cols) {
+  std::array<int64_t, 2> out_hw;
+  const kernels::Conv2dGeometry g = conv2d_window("unfold2d", x, kernel, opt, &out_hw);
+  NG_CHECK(cols.device() == x.device(), "unfold2d: output ", cols.describe(), " is not on the input's device ",
+           x.device().str());
+  NG_DISPATCH(x.device(), im2col, x.contiguous(), cols, g);
 }
 
 }  // namespace ng

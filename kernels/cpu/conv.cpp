@@ -32,6 +32,23 @@
 #include "core/parallel.h"
 #include "kernels/gemm.h"
 
+namespace ng::kernels {
+
+int64_t check_patch_rows(const Tensor& x, const Tensor& cols, int64_t P, int64_t K) {
+  NG_CHECK(x.dim() == 4 && cols.dim() == 3 && x.is_contiguous() && x.dtype() == cols.dtype(),
+           "im2col: expected a contiguous 4-D input and a 3-D output of one dtype, got ", x.describe(), " and ",
+           cols.describe());
+  NG_CHECK(cols.size(0) == x.size(0) && cols.size(1) == P && cols.size(2) == K, "im2col: output ", cols.describe(),
+           " does not match [N, OH·OW, C·kH·kW] = [", x.size(0), ", ", P, ", ", K, "]");
+  const int64_t ld = cols.strides()[1];
+  NG_CHECK((K <= 1 || cols.strides()[2] == 1) && ld >= K && (cols.size(0) <= 1 || cols.strides()[0] == P * ld),
+           "im2col: output ", cols.describe(), " must be rows of stride >= ", K, " one after another, got strides ",
+           shape_str(cols.strides()));
+  return ld;
+}
+
+}  // namespace ng::kernels
+
 namespace ng::kernels::cpu {
 
 namespace {
@@ -225,6 +242,19 @@ void col2im_block(const A* col, const ConvShape& s, int64_t nb, A* dx) {
     else
       for (int64_t k = q.lo; k < q.hi; ++k) dst[k * sw + off_w] += d[k];
   });
+}
+
+// dst[p·ld + r] = src[r·P + p] for r < K, p < P ([K, P] → [P, K] with rows of stride ld), in square tiles
+// so that reads and writes both stay within a few cache lines.
+template <class T>
+void transpose_tiles(const T* src, int64_t K, int64_t P, T* dst, int64_t ld) {
+  constexpr int64_t kTile = 32;
+  for (int64_t p0 = 0; p0 < P; p0 += kTile)
+    for (int64_t r0 = 0; r0 < K; r0 += kTile) {
+      const int64_t p1 = std::min(P, p0 + kTile), r1 = std::min(K, r0 + kTile);
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t r = r0; r < r1; ++r) dst[p * ld + r] = src[r * P + p];
+    }
 }
 
 int64_t im2col_images(const ConvShape& s) { return std::max<int64_t>(1, (kIm2colColumns + s.p() - 1) / s.p()); }
@@ -706,17 +736,12 @@ void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, const Tensor&
 }
 
 void im2col(const Tensor& x, const Tensor& cols, const Conv2dGeometry& g) {
-  NG_CHECK(x.dim() == 4 && cols.dim() == 3 && x.is_contiguous() && cols.is_contiguous() && x.dtype() == cols.dtype(),
-           "im2col: expected a contiguous 4-D input and 3-D output of one dtype, got ", x.describe(), " and ",
-           cols.describe());
   Conv2dGeometry one = g;
   one.groups = 1;  // patches span all input channels
   const int64_t oh = conv_output_size(x.size(2), g.kH, g.sH, g.pH, g.dH);
   const int64_t ow = conv_output_size(x.size(3), g.kW, g.sW, g.pW, g.dW);
   const ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), 1, oh, ow, x.size(1), 1, one};
-  const int64_t K = s.k(), P = s.p();
-  NG_CHECK(cols.size(0) == s.n && cols.size(1) == P && cols.size(2) == K, "im2col: output ", cols.describe(),
-           " does not match [N, OH·OW, C·kH·kW] = [", s.n, ", ", P, ", ", K, "]");
+  const int64_t K = s.k(), P = s.p(), ld = check_patch_rows(x, cols, P, K);
   dispatch_floating(x.dtype(), "im2col", [&](auto t) {
     using T = decltype(t);
     const T* xp = x.data<T>();
@@ -725,8 +750,7 @@ void im2col(const Tensor& x, const Tensor& cols, const Conv2dGeometry& g) {
       T* col = scratch<T>(kCol, K * P);
       for (int64_t n = b; n < e; ++n) {
         im2col_block(xp, s, n, 1, 0, col);
-        for (int64_t r = 0; r < K; ++r)  // [K, P] -> [P, K]
-          for (int64_t p = 0; p < P; ++p) out[(n * P + p) * K + r] = col[r * P + p];
+        transpose_tiles(col, K, P, out + n * P * ld, ld);
       }
     });
   });

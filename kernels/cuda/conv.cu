@@ -220,12 +220,12 @@ __global__ void broadcast_bias_kernel(T* __restrict__ y, const T* __restrict__ b
 
 template <class T>
 __global__ void im2col_kernel(const T* __restrict__ x, T* __restrict__ cols, int64_t C, int64_t H, int64_t W,
-                              int64_t OW, int64_t P, int64_t K, Conv2dGeometry g, int64_t total) {
+                              int64_t OW, int64_t P, int64_t K, int64_t ld, Conv2dGeometry g, int64_t total) {
   NG_GRID_STRIDE(idx, total) {
     const int64_t r = idx % K, np = idx / K, p = np % P, n = np / P;
     const int64_t j = r % g.kW, i = (r / g.kW) % g.kH, c = r / (g.kW * g.kH);
     const int64_t ih = (p / OW) * g.sH - g.pH + i * g.dH, iw = (p % OW) * g.sW - g.pW + j * g.dW;
-    cols[idx] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[((n * C + c) * H + ih) * W + iw] : store<T>(0.0f);
+    cols[np * ld + r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[((n * C + c) * H + ih) * W + iw] : store<T>(0.0f);
   }
 }
 
@@ -296,21 +296,16 @@ void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, const Tensor&
 }
 
 void im2col(const Tensor& x, const Tensor& cols, const Conv2dGeometry& g) {
-  NG_CHECK(x.dim() == 4 && cols.dim() == 3 && x.is_contiguous() && cols.is_contiguous() && x.dtype() == cols.dtype(),
-           "im2col: expected a contiguous 4-D input and 3-D output of one dtype, got ", x.describe(), " and ",
-           cols.describe());
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = conv_output_size(H, g.kH, g.sH, g.pH, g.dH), OW = conv_output_size(W, g.kW, g.sW, g.pW, g.dW);
-  const int64_t P = OH * OW, K = C * g.kH * g.kW;
-  NG_CHECK(cols.size(0) == N && cols.size(1) == P && cols.size(2) == K, "im2col: output ", cols.describe(),
-           " does not match [N, OH·OW, C·kH·kW] = [", N, ", ", P, ", ", K, "]");
-  const int64_t total = cols.numel();
+  const int64_t P = OH * OW, K = C * g.kH * g.kW, ld = check_patch_rows(x, cols, P, K);
+  const int64_t total = N * P * K;
   if (total == 0) return;
   const int dev = use_device(x);
   dispatch_floating(x.dtype(), "im2col", [&](auto t) {
     using T = decltype(t);
     im2col_kernel<dev_t<T>><<<blocks_for(total), kThreads, 0, stream(dev)>>>(dptr<T>(x), dptr<T>(cols), C, H, W,
-                                                                               OW, P, K, g, total);
+                                                                               OW, P, K, ld, g, total);
   });
   NG_CUDA_LAUNCH_CHECK();
 }

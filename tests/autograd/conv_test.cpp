@@ -353,3 +353,23 @@ TEST(Unfold2d, PatchesFollowWeightFlattenOrderAndReproduceConv) {
               "P·Wᵀ");
   EXPECT_NE(error_of([&] { unfold2d(x, {0, 2}, opt); }).find("unfold2d"), std::string::npos);
 }
+
+TEST(Unfold2d, IntoWritesTheFirstColumnsOfAWiderMatrix) {
+  Generator gen(71);
+  const Conv2dOptions opt = options({1, 2}, {1, 1}, {1, 1});
+  for (const Shape& shape : {Shape{3, 5, 7, 6}, Shape{1, 40, 9, 9}})  // transposed in several tiles
+    for (DType dt : {DType::f32, DType::bf16}) {
+      const Tensor x = random_tensor(shape, gen, dt);
+      const Tensor p = unfold2d(x, {3, 3}, opt);
+      const int64_t n = p.size(0), L = p.size(1), K = p.size(2);
+      Tensor wide = Tensor::full({n * L, K + 2}, 7.0, dt);
+      unfold2d_into(x, {3, 3}, opt, wide.as_strided({n, L, K}, {L * (K + 2), K + 2, 1}, 0));
+      EXPECT_EQ(wide.slice(1, 0, K).contiguous().to_vector<double>(), p.reshape({n * L, K}).to_vector<double>());
+      EXPECT_EQ(wide.slice(1, K, K + 2).contiguous().to_vector<double>(), std::vector<double>(2 * n * L, 7.0));
+    }
+  Tensor packed = Tensor::empty({3000});  // rows not one after another (images 1000 apart): refused
+  EXPECT_NE(error_of([&] {
+              unfold2d_into(Tensor::zeros({3, 5, 7, 6}), {3, 3}, opt, packed.as_strided({3, 21, 45}, {1000, 45, 1}, 0));
+            }).find("im2col"),
+            std::string::npos);
+}

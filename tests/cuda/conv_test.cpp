@@ -111,5 +111,11 @@ TEST(CudaConv, Im2colMatchesCpu) {
       NG_DISPATCH(kCpu, im2col, x, cols, c.g);
       NG_DISPATCH(kCuda, im2col, on(x, kCuda), gcols, c.g);
       expect_equal(gcols, cols, "im2col " + label(c, dt));
+      // Into the first columns of a wider matrix (the curvature capture's a = [patches | 1]).
+      const int64_t L = cols_shape[1], K = cols_shape[2];
+      const Tensor wide = Tensor::full({c.n * L, K + 1}, 3.0, dt), gwide = Tensor::full({c.n * L, K + 1}, 3.0, dt, kCuda);
+      NG_DISPATCH(kCpu, im2col, x, wide.as_strided({c.n, L, K}, {L * (K + 1), K + 1, 1}, 0), c.g);
+      NG_DISPATCH(kCuda, im2col, on(x, kCuda), gwide.as_strided({c.n, L, K}, {L * (K + 1), K + 1, 1}, 0), c.g);
+      expect_equal(gwide, wide, "im2col into wider rows " + label(c, dt));
     }
 }
