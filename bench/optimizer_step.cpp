@@ -14,9 +14,10 @@
 // Where the time goes: for SINGD/IKFAC/KFAC the step's curvature stages are timed separately
 // (CurvatureOptimizer::set_stage_times): statistics (turning the captured a, g into H_K, H_C or A, G),
 // factors (the factor update / inversion), precondition (Gm, P and the update rule); "capture" is the extra
-// forward + backward time over SGD's (unfolding a, keeping g). The stages' FLOPs are counted from the per-layer formulas of docs/singd.md §9 with the
-// row counts R_a, R_g of this model and batch, and their GFLOP/s are printed next to the float32 GEMM rate
-// of this machine measured in the same run (natgrad's gemm, the best of 5 products of 2048×2048 matrices).
+// forward + backward time over SGD's (unfolding a, keeping g). The stages' FLOPs are counted from the
+// per-layer formulas of docs/singd.md §9 with the row counts R_a, R_g of this model and batch, and their
+// GFLOP/s are printed next to the float32 GEMM rate of this machine measured in the same run (natgrad's
+// gemm, the best of 5 products of 2048×2048 matrices).
 //
 //   bench_optimizer_step [--batch 128] [--steps 10] [--warmup 1] [--threads N] [--depth 16] [--width 1]
 //                        [--only sgd,singd_dense,...] [--torch] [--python python3]
