@@ -144,14 +144,16 @@ void MpiCommunicator::wait(MPI_Request& r, const char* what) const {
 std::string MpiCommunicator::unreached_ranks(int64_t collective) const {
   using Clock = std::chrono::steady_clock;
   const double grace = std::min(10.0, timeout_);
+  sent_count_ = collective;
   const int64_t mine = collective;
-  std::vector<int64_t> theirs(static_cast<size_t>(size_), -1);
+  received_counts_.assign(static_cast<size_t>(size_), -1);
+  std::vector<int64_t>& theirs = received_counts_;
   std::vector<MPI_Request> sends, receives(static_cast<size_t>(size_), MPI_REQUEST_NULL);
   constexpr int kTag = 7;
   for (int p = 0; p < size_; ++p) {
     if (p == rank_) continue;
     MPI_Request r = MPI_REQUEST_NULL;
-    if (MPI_Isend(&mine, 1, MPI_INT64_T, p, kTag, diagnosis_, &r) == MPI_SUCCESS) sends.push_back(r);
+    if (MPI_Isend(&sent_count_, 1, MPI_INT64_T, p, kTag, diagnosis_, &r) == MPI_SUCCESS) sends.push_back(r);
     MPI_Irecv(&theirs[static_cast<size_t>(p)], 1, MPI_INT64_T, p, kTag, diagnosis_, &receives[static_cast<size_t>(p)]);
   }
   const auto t0 = Clock::now();

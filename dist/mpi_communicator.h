@@ -14,6 +14,10 @@
 #pragma once
 #include <mpi.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "dist/communicator.h"
 
 namespace ng::dist {
@@ -54,6 +58,9 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm diagnosis_ = MPI_COMM_NULL;  // for the timeout diagnosis only
   int64_t collectives_ = 0;             // started on comm_
+  // The diagnosis' message buffers: they outlive the sends and cancelled receives it frees unfinished.
+  mutable int64_t sent_count_ = 0;
+  mutable std::vector<int64_t> received_counts_;
   int rank_ = 0, size_ = 1;
   double timeout_ = 300.0;
 };

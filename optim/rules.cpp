@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "kernels/dispatch.h"
@@ -107,9 +108,26 @@ RuleResult adamw_rule(const Tensor& p_in, const Tensor& g_in, const ParamState& 
   return r;
 }
 
+namespace {
+
+// Whether a and b may exchange storage: both whole contiguous tensors (offset 0, a storage of exactly their
+// bytes) that no other tensor or view refers to, so nobody else sees the exchange.
+bool sole_owners(const Tensor& a, const Tensor& b) {
+  auto sole = [](const Tensor& t) {
+    return t.is_contiguous() && t.offset() == 0 && t.storage().use_count() == 1 && t.storage()->nbytes() == t.nbytes();
+  };
+  return a.storage() != b.storage() && sole(a) && sole(b);
+}
+
+}  // namespace
+
 void apply_update(Tensor& p, const Tensor& p_new_in, double alpha) {
   check_pair(p, p_new_in, "apply_update");
   NG_CHECK(p.is_contiguous(), "apply_update: parameters must be contiguous, got ", p.describe());
+  if (alpha == 1.0 && sole_owners(p, p_new_in)) {
+    std::swap(p.impl()->storage, p_new_in.impl()->storage);
+    return;
+  }
   NG_DISPATCH(p.device(), lerp_into, p, p_new_in.contiguous(), alpha);
 }
 

@@ -108,7 +108,10 @@ struct FallbackRule {
   static const char* prefixed_name(const char* n);  // "lr" -> "fallback.lr" (interned)
 };
 
-// p ← p + α·(p_new − p) in place (same shape and dtype); α = 1 copies p_new exactly.
+// p ← p + α·(p_new − p) in place (same shape and dtype); α = 1 gives p exactly p_new's values. With α = 1,
+// when nothing but p itself refers to p's memory (no view of it exists) and p_new is a whole contiguous
+// tensor of its own, the two exchange their storage instead of copying: p holds the new values, p_new the
+// old ones (its values are unspecified afterwards either way; the step recycles it as the next p_new).
 void apply_update(Tensor& p, const Tensor& p_new, double alpha);
 
 // Σ x² in float64 (norms for clipping and diagnostics; non-finite iff some element is, for float32/bf16).

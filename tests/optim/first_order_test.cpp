@@ -226,6 +226,28 @@ TEST(FirstOrder, UpdateNormCapBoundsTheAppliedStep) {
   EXPECT_DOUBLE_EQ(r.update_norm, 0.25);
 }
 
+// The commit hands the new values to a parameter by exchanging storage when nothing else refers to the
+// parameter's memory, and copies into it when a view exists — the view then sees the new values; both
+// give the values of the same step taken on a fresh copy.
+TEST(FirstOrder, CommitExchangesStorageUnlessAViewSharesIt) {
+  Params exchanged, viewed;
+  SGD a(exchanged.groups()[0], SgdHyper{0.1, 0.9, 0, 1e-3, false});
+  SGD b(viewed.groups()[0], SgdHyper{0.1, 0.9, 0, 1e-3, false});
+  const Tensor view = viewed.t["w"].view({viewed.t["w"].numel()});
+  for (int step = 0; step < 3; ++step) {
+    const void* before_a = exchanged.t["w"].raw_data();
+    const void* before_b = viewed.t["w"].raw_data();
+    exchanged.set_grads(step);
+    viewed.set_grads(step);
+    a.step();
+    b.step();
+    EXPECT_NE(exchanged.t["w"].raw_data(), before_a) << "step " << step << ": no view, so the storage is exchanged";
+    EXPECT_EQ(viewed.t["w"].raw_data(), before_b) << "step " << step << ": a view exists, so the values are copied";
+    EXPECT_EQ(exchanged.t["w"].to_vector<float>(), viewed.t["w"].to_vector<float>());
+    EXPECT_EQ(view.to_vector<float>(), viewed.t["w"].reshape({viewed.t["w"].numel()}).to_vector<float>());
+  }
+}
+
 TEST(FirstOrder, HyperParametersArePerGroupAndAddressableByName) {
   Params p;
   auto opt = make("sgd_momentum", p);
