@@ -21,6 +21,7 @@
 //
 //   bench_optimizer_step [--batch 128] [--steps 10] [--warmup 1] [--threads N] [--depth 16] [--width 1]
 //                        [--only sgd,singd_dense,...] [--torch] [--python python3]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -344,9 +345,10 @@ void print_stages(const Args& a, const std::map<std::string, Timing>& ours, doub
     std::printf("%-22s %9.9s %20s %20s %20s %10.1f %9.0f%%\n", e.name.c_str(), capture.c_str(), cells[0], cells[1],
                 cells[2], own, 100.0 * own / sgemm);
   }
+  int64_t updates = 0;  // timed steps t with t mod T = 0 (every curvature optimizer here has T = kT)
+  for (int64_t s = a.warmup; s < a.warmup + a.steps; ++s) updates += s % kT == 0 ? 1 : 0;
   std::printf("(%lld timed steps, %lld of them with a statistics and factor update; capture: forward + backward "
-              "time over SGD's)\n", static_cast<long long>(a.steps),
-              static_cast<long long>(ours.rbegin()->second.updates));
+              "time over SGD's)\n", static_cast<long long>(a.steps), static_cast<long long>(updates));
 }
 
 void print_torch(const std::map<std::string, Timing>& ours, const std::map<std::string, Timing>& theirs) {
@@ -394,7 +396,9 @@ int main(int argc, char** argv) {
     if (a.torch)
       for (const auto& [k, v] : run_torch(a, e.name)) theirs[k] = v;
   }
-  print_stages(a, ours, sgemm);
+  const bool curvature = std::any_of(optimizers().begin(), optimizers().end(),
+                                     [&](const Entry& e) { return e.flops && ours.count(e.name) > 0; });
+  if (curvature) print_stages(a, ours, sgemm);
   if (a.torch) print_torch(ours, theirs);
   return 0;
 }
