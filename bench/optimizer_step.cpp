@@ -327,11 +327,13 @@ void print_stages(const Args& a, const std::map<std::string, Timing>& ours, doub
   std::printf("%-22s %9s %20s %20s %20s %10s %10s\n", "optimizer", "capture", "statistics", "factors", "precondition",
               "own GF/s", "of sgemm");
   const double steps = static_cast<double>(a.steps);
+  int64_t updates = 0;  // timed steps with t mod T = 0
   for (const Entry& e : optimizers()) {
     const auto it = ours.find(e.name);
     if (it == ours.end() || !e.flops) continue;
     const Timing& t = it->second;
     const StageFlops f = e.flops(shapes);
+    updates = t.updates;  // the same for every row: all curvature optimizers here have T = kT
     const double n = static_cast<double>(t.updates);
     const double flops[3] = {n * f.statistics, n * f.factors, steps * f.precondition};
     const double secs[3] = {t.stages.statistics, t.stages.factors, t.stages.precondition};
@@ -345,8 +347,6 @@ void print_stages(const Args& a, const std::map<std::string, Timing>& ours, doub
     std::printf("%-22s %9.9s %20s %20s %20s %10.1f %9.0f%%\n", e.name.c_str(), capture.c_str(), cells[0], cells[1],
                 cells[2], own, 100.0 * own / sgemm);
   }
-  int64_t updates = 0;  // timed steps t with t mod T = 0 (every curvature optimizer here has T = kT)
-  for (int64_t s = a.warmup; s < a.warmup + a.steps; ++s) updates += s % kT == 0 ? 1 : 0;
   std::printf("(%lld timed steps, %lld of them with a statistics and factor update; capture: forward + backward "
               "time over SGD's)\n", static_cast<long long>(a.steps), static_cast<long long>(updates));
 }

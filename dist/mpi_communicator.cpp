@@ -146,8 +146,8 @@ std::string MpiCommunicator::unreached_ranks(int64_t collective) const {
   const double grace = std::min(10.0, timeout_);
   sent_count_ = collective;
   const int64_t mine = collective;
-  received_counts_.assign(static_cast<size_t>(size_), -1);
   std::vector<int64_t>& theirs = received_counts_;
+  theirs.assign(static_cast<size_t>(size_), -1);
   std::vector<MPI_Request> sends, receives(static_cast<size_t>(size_), MPI_REQUEST_NULL);
   constexpr int kTag = 7;
   for (int p = 0; p < size_; ++p) {

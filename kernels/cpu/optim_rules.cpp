@@ -36,13 +36,14 @@ double chunked_sum(int64_t n, F&& range_sum) {
   return s;
 }
 
-// Σ_i (double(now_i) − double(before_i))² (before = null: Σ now_i²) over [0, n) in 8 interleaved partial
-// sums (lane k takes i ≡ k mod 8), combined pairwise: independent lanes let the loop vectorise, where one
-// chain of float64 additions would be bound by the addition's latency.
+// Σ_i (double(now_i) − double(before_i))² over [0, n) (Change = false: Σ now_i², before unread) in 8
+// interleaved partial sums (lane k takes i ≡ k mod 8), combined pairwise: independent lanes let the loop
+// vectorise, where one chain of float64 additions would be bound by the addition's latency.
 template <bool Change, class T>
 double squared_changes(const T* __restrict__ now, const T* __restrict__ before, int64_t n) {
   auto term = [&](int64_t i) {
-    const double d = Change ? static_cast<double>(now[i]) - static_cast<double>(before[i]) : static_cast<double>(now[i]);
+    const double x = static_cast<double>(now[i]);
+    const double d = Change ? x - static_cast<double>(before[i]) : x;
     return d * d;
   };
   double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0.0;
@@ -136,9 +137,9 @@ namespace {
 
 // The AdamW update of [b, e), returning Σ (p_out − p)².
 template <class T>
-double adamw_range(const T* __restrict__ pp, const T* __restrict__ pg, const T* __restrict__ pm, const T* __restrict__ pv,
-                   T* __restrict__ nm, T* __restrict__ nv, T* __restrict__ out, int64_t b, int64_t e,
-                   const AdamWScalars& h) {
+double adamw_range(const T* __restrict__ pp, const T* __restrict__ pg, const T* __restrict__ pm,
+                   const T* __restrict__ pv, T* __restrict__ nm, T* __restrict__ nv, T* __restrict__ out, int64_t b,
+                   int64_t e, const AdamWScalars& h) {
   using A = acc_t<T>;
   auto scalar = [](double x) { return static_cast<A>(static_cast<T>(x)); };
   auto round = [](A x) { return static_cast<A>(static_cast<T>(x)); };
@@ -183,7 +184,8 @@ void sum_squares(const Tensor& x, double* out) {
   dispatch_floating(x.dtype(), "sum_squares", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
-    *out = chunked_sum(x.numel(), [&](int64_t b, int64_t e) { return squared_changes<false>(px + b, px + b, e - b); });
+    *out = chunked_sum(x.numel(),
+                       [&](int64_t b, int64_t e) { return squared_changes<false, T>(px + b, nullptr, e - b); });
   });
 }
 
