@@ -167,7 +167,7 @@ FlopModel singd_flops(const char* structure) {
       f.statistics += s.kind == StructureKind::diagonal ? 3 * (L.R_a * L.d_i + L.R_g * L.d_o)
                                                         : 4 * (L.R_a * nnz(s, L.d_i) + L.R_g * nnz(s, L.d_o));
       f.factors += factor_update_flops(s, L.d_i) + factor_update_flops(s, L.d_o);
-      f.precondition += s.kind == StructureKind::diagonal ? 4 * L.d_i * L.d_o
+      f.precondition += s.kind == StructureKind::diagonal ? 2 * L.d_i * L.d_o
                                                           : 4 * (L.d_o * nnz(s, L.d_i) + L.d_i * nnz(s, L.d_o));
     }
     return f;
@@ -310,6 +310,12 @@ std::map<std::string, Timing> run_torch(const Args& a, const std::string& name) 
   return out;
 }
 
+std::string one_decimal(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
 std::string ratio_str(double num, double den) {
   if (den <= 0) return "-";
   char buf[32];
@@ -343,8 +349,8 @@ void print_stages(const Args& a, const std::map<std::string, Timing>& ours, doub
                     secs[k] > 0 ? flops[k] / secs[k] / 1e9 : 0.0);
     const double own = (flops[0] + flops[1] + flops[2]) / (secs[0] + secs[1] + secs[2]) / 1e9;
     const std::string capture =
-        sgd == ours.end() ? "-" : std::to_string((t.step_ms - t.opt_ms) - (sgd->second.step_ms - sgd->second.opt_ms));
-    std::printf("%-22s %9.9s %20s %20s %20s %10.1f %9.0f%%\n", e.name.c_str(), capture.c_str(), cells[0], cells[1],
+        sgd == ours.end() ? "-" : one_decimal((t.step_ms - t.opt_ms) - (sgd->second.step_ms - sgd->second.opt_ms));
+    std::printf("%-22s %9s %20s %20s %20s %10.1f %9.0f%%\n", e.name.c_str(), capture.c_str(), cells[0], cells[1],
                 cells[2], own, 100.0 * own / sgemm);
   }
   std::printf("(%lld timed steps, %lld of them with a statistics and factor update; capture: forward + backward "
@@ -367,8 +373,8 @@ void print_torch(const std::map<std::string, Timing>& ours, const std::map<std::
     std::printf("%-22s %12.1f %12.1f %12.1f %12.1f %9.2fx %9.2fx %14s %14s\n", name.c_str(), t.opt_ms,
                 it->second.opt_ms, t.step_ms, it->second.step_ms, it->second.opt_ms / t.opt_ms,
                 it->second.step_ms / t.step_ms,
-                added ? std::to_string(t.step_ms - sgd_ours->second.step_ms).c_str() : "-",
-                added ? std::to_string(it->second.step_ms - sgd_theirs->second.step_ms).c_str() : "-");
+                added ? one_decimal(t.step_ms - sgd_ours->second.step_ms).c_str() : "-",
+                added ? one_decimal(it->second.step_ms - sgd_theirs->second.step_ms).c_str() : "-");
   }
   std::printf("(opt x, step x: PyTorch time / natgrad time; > 1 means natgrad is faster. +SGD: ms a curvature "
               "optimizer's whole step adds to SGD's on the same side)\n");

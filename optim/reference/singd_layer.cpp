@@ -69,8 +69,8 @@ void singd_update_factors(SingdFactorUpdate& x) {
 }
 
 Tensor singd_precondition(const StructuredMatrix& K, const StructuredMatrix& C, const Tensor& Gm, DType out_dtype) {
-  const Tensor GmKKt = K.mul_dense(K.mul_dense(Gm, Side::right, false), Side::right, true);  // Gm K Kᵀ
-  const Tensor P = C.mul_dense(C.mul_dense(GmKKt.to(C.dtype()), Side::left, true), Side::left, false);  // C Cᵀ (Gm K Kᵀ)
+  const Tensor GmKKt = K.mul_gram_dense(Gm, Side::right);                   // Gm K Kᵀ
+  const Tensor P = C.mul_gram_dense(GmKKt.to(C.dtype()), Side::left);  // C Cᵀ (Gm K Kᵀ)
   return P.to(out_dtype);
 }
 

@@ -1,8 +1,9 @@
 // optim/structures/diagonal.cpp — the `diagonal` structure: K = diag(k), stored as the vector k.
 //
 // docs/singd.md §7.4: Π keeps the diagonal, so Π(KᵀXᵀXK)_i = Σ_r (X_ri k_i)² = colsum(Y²)_i with Y = XK, and
-// Π(KᵀK) = k ⊙ k. Products with dense matrices scale rows (left) or columns (right); Kᵀ = K. All of it is
-// element-wise tensor arithmetic (autograd/ops.h on plain tensors), so it runs on any device.
+// Π(KᵀK) = k ⊙ k. Products with dense matrices scale rows (left) or columns (right); Kᵀ = K, so
+// K Kᵀ = diag(k ⊙ k). All of it is element-wise tensor arithmetic (autograd/ops.h on plain tensors), so it
+// runs on any device.
 #include "autograd/ops.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
@@ -10,6 +11,17 @@
 
 namespace ng::optim::detail {
 namespace {
+
+// out = diag(k)·Z (left) or Z·diag(k) (right).
+void scale(const Tensor& k_values, const Tensor& Z, Side side, const Tensor& out) {
+  const int64_t d = k_values.numel();
+  const Tensor k = side == Side::left ? k_values.view({d, 1}) : k_values.view({1, d});
+  if (Z.is_contiguous() && out.is_contiguous()) {  // one pass, straight into out
+    NG_DISPATCH(out.device(), binary, kernels::BinaryOp::mul, Z, k, out);
+    return;
+  }
+  Tensor(out).copy_(mul(Z, k));
+}
 
 class Diagonal final : public StructuredMatrix {
  public:
@@ -25,12 +37,12 @@ class Diagonal final : public StructuredMatrix {
 
  protected:
   void mul_dense_impl(const Tensor& Z, Side side, bool, const Tensor& out) const override {
-    const Tensor k = side == Side::left ? values_.view({d_, 1}) : values_.view({1, d_});
-    if (Z.is_contiguous() && out.is_contiguous()) {  // one pass, straight into out
-      NG_DISPATCH(out.device(), binary, kernels::BinaryOp::mul, Z, k, out);
-      return;
-    }
-    Tensor(out).copy_(mul(Z, k));
+    scale(values_, Z, side, out);
+  }
+
+  // K Kᵀ = diag(k ⊙ k): one pass over Z.
+  void mul_gram_dense_impl(const Tensor& Z, Side side, const Tensor& out) const override {
+    scale(mul(values_, values_), Z, side, out);
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override { return make(mul(other.values(), values_)); }

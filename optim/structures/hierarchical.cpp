@@ -8,8 +8,9 @@
 //         [ 0   D    E  ]
 //
 // Π(M) for symmetric M: A = M_aa, B = 2·M_a,(c∪e), c = diag(M)_c, D = 2·M_ec, E = M_ee (the factor 2 where
-// the mirror block is structurally zero, docs/singd.md §7.2). Products, Π(KᵀXᵀXK) from Y = XK, and Π(KᵀK) follow the
-// block formulas of docs/singd.md §7.6; no d×d intermediate is formed. For d ≤ K1 this is exactly `dense`.
+// the mirror block is structurally zero, docs/singd.md §7.2). Products, Π(KᵀXᵀXK) from Y = XK, Π(KᵀK) and
+// K Kᵀ·Z follow the block formulas of docs/singd.md §7.6; no d×d intermediate is formed. For d ≤ K1 this is
+// exactly `dense`.
 #include "autograd/ops.h"
 #include "kernels/dispatch.h"
 #include "kernels/optim_values.h"
@@ -84,10 +85,10 @@ class Hierarchical final : public StructuredMatrix {
       gemm_into(p.E, true, Ze, false, Oe, 1.0, 1.0);
     } else if (!trans) {                        // Z·K
       gemm_into(Za, false, p.A, false, Oa);
-      gemm_into(Za, false, p.B, false, Or);
-      diag_scale(p.c, Zc, side, Oc, 1.0);
-      gemm_into(Ze, false, p.D, false, Oc, 1.0, 1.0);
+      gemm_into(Za, false, p.Be, false, Oe);
       gemm_into(Ze, false, p.E, false, Oe, 1.0, 1.0);
+      diag_scale(p.c, Zc, side, Oc, 0.0);      // columns c: Z_c diag(c) + [Z_a, Z_e]·[B_c; D]
+      gemm_into(gather_ae(Z, side), false, stacked_bc_d(p), false, Oc, 1.0, 1.0);
     } else {                                    // Z·Kᵀ
       gemm_into(Za, false, p.A, true, Oa);
       gemm_into(Zr, false, p.B, true, Oa, 1.0, 1.0);
@@ -95,6 +96,27 @@ class Hierarchical final : public StructuredMatrix {
       gemm_into(Ze, false, p.E, true, Oe);
       gemm_into(Zc, false, p.D, true, Oe, 1.0, 1.0);
     }
+  }
+
+  // S = K Kᵀ is symmetric with dense row blocks a and e (W = [S_a; S_e], gram_rows) and diag(c ⊙ c) plus
+  // W's c columns, transposed, in block c. Blocks a and e of S·Z (Z·S) are W·Z (Z·Wᵀ): one pass over Z.
+  void mul_gram_dense_impl(const Tensor& Z, Side side, const Tensor& out) const override {
+    const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd, k = h_.k1 + h_.k2;
+    const bool left = side == Side::left;
+    auto blk = [&](const Tensor& X, int64_t s, int64_t e) { return X.slice(left ? 0 : 1, s, e); };
+    const Tensor W = gram_rows(), Wc = W.slice(1, k1, ce);
+    const Tensor T = narrow_like(Z, side);  // blocks a, e of the result
+    if (left) gemm_into(W, false, Z, false, T);
+    else gemm_into(Z, false, W, true, T);
+    blk(out, 0, k1).copy_(blk(T, 0, k1));
+    blk(out, ce, d_).copy_(blk(T, k1, k));
+    if (h_.dd == 0) return;
+    const Tensor Zae = gather_ae(Z, side);
+    const Parts p = parts(values_);
+    const Tensor Oc = blk(out, k1, ce);
+    diag_scale(mul(p.c, p.c), blk(Z, k1, ce), side, Oc, 0.0);  // block c: (c ⊙ c) ⊙ Z_c
+    if (left) gemm_into(Wc, true, Zae, false, Oc, 1.0, 1.0);   //   + S_ca Z_a + S_ce Z_e
+    else gemm_into(Zae, false, Wc, false, Oc, 1.0, 1.0);       //   + Z_a S_ac + Z_e S_ec
   }
 
   StructuredPtr product_impl(const StructuredMatrix& other) const override {
@@ -114,16 +136,19 @@ class Hierarchical final : public StructuredMatrix {
     return r;
   }
 
+  // [Y_a, Y_e]ᵀ·[Y_c, Y_e] in one pass over Y holds 2B (its first K1 rows) and D, E (its last K2 rows).
   StructuredPtr project_gram_impl(const Tensor& Y) const override {
     const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd;
-    const Tensor Ya = Y.slice(1, 0, k1), Yr = Y.slice(1, k1, d_), Yc = Y.slice(1, k1, ce), Ye = Y.slice(1, ce, d_);
+    const Tensor Ya = Y.slice(1, 0, k1), Yr = Y.slice(1, k1, d_);
     auto r = zeros_like();
     const Parts o = parts(r->values());
-    gemm_into(Ya, true, Ya, false, o.A);       // A = Y_aᵀY_a
-    gemm_into(Ya, true, Yr, false, o.B, 2.0);  // B = 2·Y_aᵀ[Y_c Y_e]
+    const Tensor M = Tensor::empty({h_.k1 + h_.k2, d_ - k1}, Y.dtype(), Y.device());
+    gemm_into(gather_ae(Y, Side::right), true, Yr, false, M);  // M = [Y_a, Y_e]ᵀ[Y_c, Y_e]
+    gemm_into(Ya, true, Ya, false, o.A);                        // A = Y_aᵀY_a
+    Tensor(o.B).copy_(mul(M.slice(0, 0, k1), 2.0));             // B = 2·Y_aᵀ[Y_c Y_e]
     Tensor(o.c).copy_(column_sum_squares(Y).slice(0, k1, ce));  // c = colsum(Y_c²), one pass over Y
-    gemm_into(Ye, true, Yc, false, o.D, 2.0);  // D = 2·Y_eᵀY_c
-    gemm_into(Ye, true, Ye, false, o.E);       // E = Y_eᵀY_e
+    Tensor(o.D).copy_(mul(M.slice(0, k1, M.size(0)).slice(1, 0, h_.dd), 2.0));  // D = 2·Y_eᵀY_c
+    Tensor(o.E).copy_(M.slice(0, k1, M.size(0)).slice(1, h_.dd, d_ - k1));       // E = Y_eᵀY_e
     return r;
   }
 
@@ -150,6 +175,49 @@ class Hierarchical final : public StructuredMatrix {
   Offsets offsets() const {
     const int64_t B = h_.k1 * h_.k1, c = B + h_.k1 * (d_ - h_.k1), D = c + h_.dd, E = D + h_.k2 * h_.dd;
     return {B, c, D, E};
+  }
+  // An uninitialised [K1+K2, n] (Side::left, Z [d, n]) or [n, K1+K2] (Side::right, Z [n, d]) tensor.
+  Tensor narrow_like(const Tensor& Z, Side side) const {
+    const int64_t k = h_.k1 + h_.k2;
+    if (side == Side::left) return Tensor::empty({k, Z.size(1)}, Z.dtype(), Z.device());
+    return Tensor::empty({Z.size(0), k}, Z.dtype(), Z.device());
+  }
+  // [Z_a, Z_e] side by side (Side::right, [n, K1+K2]) or stacked (Side::left, [K1+K2, n]), contiguous.
+  Tensor gather_ae(const Tensor& Z, Side side) const {
+    const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd, k = h_.k1 + h_.k2;
+    const bool left = side == Side::left;
+    auto blk = [&](const Tensor& X, int64_t s, int64_t e) { return X.slice(left ? 0 : 1, s, e); };
+    const Tensor out = narrow_like(Z, side);
+    blk(out, 0, k1).copy_(blk(Z, 0, k1));
+    blk(out, k1, k).copy_(blk(Z, ce, d_));
+    return out;
+  }
+  // [B_c; D], [K1+K2, dd]: the off-diagonal entries of K's columns c.
+  Tensor stacked_bc_d(const Parts& p) const {
+    const Tensor out = Tensor::empty({h_.k1 + h_.k2, h_.dd}, dtype(), values_.device());
+    out.slice(0, 0, h_.k1).copy_(p.Bc);
+    out.slice(0, h_.k1, h_.k1 + h_.k2).copy_(p.D);
+    return out;
+  }
+
+  // W = [S_a; S_e], the row blocks a and e of S = K Kᵀ, [K1+K2, d] (docs/singd.md §7.6).
+  Tensor gram_rows() const {
+    const Parts p = parts(values_);
+    const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd;
+    const Tensor W = Tensor::empty({h_.k1 + h_.k2, d_}, dtype(), values_.device());
+    auto blk = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) { return W.slice(0, r0, r1).slice(1, c0, c1); };
+    const Tensor Saa = blk(0, k1, 0, k1), Sac = blk(0, k1, k1, ce), Sae = blk(0, k1, ce, d_);
+    const Tensor Sea = blk(k1, W.size(0), 0, k1), Sec = blk(k1, W.size(0), k1, ce), See = blk(k1, W.size(0), ce, d_);
+    gemm_into(p.A, false, p.A, true, Saa);              // S_aa = A Aᵀ + B Bᵀ
+    gemm_into(p.B, false, p.B, true, Saa, 1.0, 1.0);
+    diag_scale(p.c, p.Bc, Side::right, Sac, 0.0);        // S_ac = B_c diag(c)
+    gemm_into(p.Bc, false, p.D, true, Sae);             // S_ae = B_c Dᵀ + B_e Eᵀ
+    gemm_into(p.Be, false, p.E, true, Sae, 1.0, 1.0);
+    Tensor(Sea).copy_(Sae.transpose(0, 1));             // S_ea = S_aeᵀ
+    diag_scale(p.c, p.D, Side::right, Sec, 0.0);         // S_ec = D diag(c)
+    gemm_into(p.D, false, p.D, true, See);              // S_ee = D Dᵀ + E Eᵀ
+    gemm_into(p.E, false, p.E, true, See, 1.0, 1.0);
+    return W;
   }
   Parts parts(const Tensor& v) const {
     const Offsets o = offsets();

@@ -143,8 +143,7 @@ void StructuredMatrix::check_same_class(const StructuredMatrix& M, const char* o
 
 // ---- products and projections (bf16 → float32 → one rounding) --------------------------------------
 
-void StructuredMatrix::mul_dense(const Tensor& Z, Side side, bool trans, const Tensor& out) const {
-  const char* op = "StructuredMatrix::mul_dense";
+void StructuredMatrix::check_dense_operand(const char* op, const Tensor& Z, Side side, const Tensor& out) const {
   NG_CHECK(Z.dim() == 2 && out.dim() == 2, op, ": expected 2-D Z and out, got ", shape_str(Z.shape()), " and ",
            shape_str(out.shape()));
   const int64_t along = side == Side::left ? Z.size(0) : Z.size(1);
@@ -157,20 +156,44 @@ void StructuredMatrix::mul_dense(const Tensor& Z, Side side, bool trans, const T
   NG_CHECK((Z.size(1) <= 1 || Z.strides()[1] == 1) && (out.size(1) <= 1 || out.strides()[1] == 1), op,
            ": Z and out must have last stride 1, got strides ", shape_str(Z.strides()), " and ",
            shape_str(out.strides()));
+}
+
+template <class Kernel>
+void StructuredMatrix::run_widened(const Tensor& Z, const Tensor& out, Kernel&& kernel) const {
   if (Z.numel() == 0) return;
-  if (dtype() == DType::bf16) {
-    Tensor out32 = Tensor::empty(out.shape(), DType::f32, out.device());
-    widened()->mul_dense_impl(Z.to(DType::f32).contiguous(), side, trans, out32);
-    Tensor(out).copy_(out32);
-    return;
-  }
-  mul_dense_impl(Z, side, trans, out);
+  if (dtype() != DType::bf16) return kernel(*this, Z, out);
+  Tensor out32 = Tensor::empty(out.shape(), DType::f32, out.device());
+  kernel(*widened(), Z.to(DType::f32).contiguous(), out32);
+  Tensor(out).copy_(out32);
+}
+
+void StructuredMatrix::mul_dense(const Tensor& Z, Side side, bool trans, const Tensor& out) const {
+  check_dense_operand("StructuredMatrix::mul_dense", Z, side, out);
+  run_widened(Z, out, [&](const StructuredMatrix& K, const Tensor& z, const Tensor& o) {
+    K.mul_dense_impl(z, side, trans, o);
+  });
 }
 
 Tensor StructuredMatrix::mul_dense(const Tensor& Z, Side side, bool trans) const {
   Tensor out = Tensor::empty(Z.shape(), dtype(), Z.device());
   mul_dense(Z.contiguous(), side, trans, out);
   return out;
+}
+
+Tensor StructuredMatrix::mul_gram_dense(const Tensor& Z, Side side) const {
+  const Tensor z = Z.contiguous();
+  Tensor out = Tensor::empty(Z.shape(), dtype(), Z.device());
+  check_dense_operand("StructuredMatrix::mul_gram_dense", z, side, out);
+  run_widened(z, out, [&](const StructuredMatrix& K, const Tensor& zw, const Tensor& o) {
+    K.mul_gram_dense_impl(zw, side, o);
+  });
+  return out;
+}
+
+void StructuredMatrix::mul_gram_dense_impl(const Tensor& Z, Side side, const Tensor& out) const {
+  const Tensor T = Tensor::empty(Z.shape(), Z.dtype(), Z.device());
+  mul_dense_impl(Z, side, side == Side::left, T);    // Kᵀ·Z (left) or Z·K (right)
+  mul_dense_impl(T, side, side == Side::right, out);  // then K·(Kᵀ·Z) or (Z·K)·Kᵀ
 }
 
 StructuredPtr StructuredMatrix::product(const StructuredMatrix& M) const {
@@ -182,9 +205,21 @@ StructuredPtr StructuredMatrix::product(const StructuredMatrix& M) const {
 StructuredPtr StructuredMatrix::inner_from_rows(const Tensor& X) const {
   NG_CHECK(X.dim() == 2 && X.size(1) == d_ && X.dtype() == dtype(), "StructuredMatrix::inner_from_rows: expected X [R, ",
            d_, "] of dtype ", dtype_name(dtype()), ", got ", X.describe());
+  const int64_t R = X.size(0), tile = rows_per_tile(X);
+  StructuredPtr H = wide_gram_of_rows(X.slice(0, 0, std::min(R, tile)));
+  for (int64_t r = tile; r < R; r += tile) H->add_(*wide_gram_of_rows(X.slice(0, r, std::min(R, r + tile))), 1.0);
+  return dtype() == DType::bf16 ? H->rounded_to(DType::bf16) : std::move(H);
+}
+
+StructuredPtr StructuredMatrix::wide_gram_of_rows(const Tensor& X) const {
   const Tensor Y = mul_dense(X, Side::right, false);  // Y = X·K = (KᵀXᵀ)ᵀ, rounded once to the dtype
-  if (dtype() == DType::bf16) return widened()->project_gram_impl(Y.to(DType::f32))->rounded_to(DType::bf16);
-  return project_gram_impl(Y);
+  return dtype() == DType::bf16 ? widened()->project_gram_impl(Y.to(DType::f32)) : project_gram_impl(Y);
+}
+
+int64_t StructuredMatrix::rows_per_tile(const Tensor& X) const {
+  const int64_t R = X.size(0);
+  if (!X.device().is_cpu() || values_.numel() > kTileValuesPerColumn * d_) return std::max<int64_t>(R, 1);
+  return std::max<int64_t>(kMinTileRows, kTileBytes / (d_ * static_cast<int64_t>(dtype_size(X.dtype()))));
 }
 
 StructuredPtr StructuredMatrix::self_inner() const {

@@ -82,12 +82,21 @@ class StructuredMatrix {
   // Z and out are 2-D with last stride 1, in this matrix's dtype; out must not overlap Z.
   void mul_dense(const Tensor& Z, Side side, bool trans, const Tensor& out) const;
   Tensor mul_dense(const Tensor& Z, Side side, bool trans) const;  // allocates a contiguous out
+  // K Kᵀ·Z (Side::left, Z [d, n]) or Z·K Kᵀ (Side::right, Z [n, d]): the two products of the
+  // preconditioner (docs/singd.md §6.4) as one operation, each result element rounded once to the dtype.
+  // Z as for mul_dense; the result is contiguous.
+  Tensor mul_gram_dense(const Tensor& Z, Side side) const;
 
   // ---- closure and projections ----------------------------------------------------------------------
   // K·M with M of the same structure and dimension.
   std::unique_ptr<StructuredMatrix> product(const StructuredMatrix& M) const;
   // Π(Kᵀ Xᵀ X K) for X [R, d] (rows, e.g. the captured `a`), computed from Y = X·K as Π(YᵀY).
   std::unique_ptr<StructuredMatrix> inner_from_rows(const Tensor& X) const;
+  // inner_from_rows sums Π over blocks of this many rows of X on the CPU (Π is linear), so that X·K of a
+  // block (kTileBytes of X) is still in cache when Π reads it; X whole on other devices and for structures
+  // with more than kTileValuesPerColumn·d values (dense), whose Π of a block costs as much as of the whole.
+  int64_t rows_per_tile(const Tensor& X) const;
+  static constexpr int64_t kTileBytes = 1 << 23, kMinTileRows = 64, kTileValuesPerColumn = 64;
   // Π(KᵀK).
   std::unique_ptr<StructuredMatrix> self_inner() const;
 
@@ -122,11 +131,22 @@ class StructuredMatrix {
   // The structure-specific kernels. They only ever see float32 or float64: for bfloat16 the public
   // wrappers widen the operands to float32 (exact), call these, and round each result element once.
   virtual void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const = 0;
+  // K Kᵀ·Z or Z·K Kᵀ into a contiguous out. The default applies Kᵀ then K (left) or K then Kᵀ (right)
+  // with mul_dense_impl; a structure whose K Kᵀ is cheap to form applies it in one pass over Z instead.
+  virtual void mul_gram_dense_impl(const Tensor& Z, Side side, const Tensor& out) const;
   virtual std::unique_ptr<StructuredMatrix> product_impl(const StructuredMatrix& M) const = 0;
   virtual std::unique_ptr<StructuredMatrix> project_gram_impl(const Tensor& Y) const = 0;  // Π(YᵀY), Y [R, d]
   virtual std::unique_ptr<StructuredMatrix> self_inner_impl() const = 0;
 
   std::unique_ptr<StructuredMatrix> widened() const;  // float32 copy of a bfloat16 matrix
+  // Π(Kᵀ Xᵀ X K) of a block of rows, in float32 for bfloat16 (Y = X·K rounded to the dtype first).
+  std::unique_ptr<StructuredMatrix> wide_gram_of_rows(const Tensor& X) const;
+  // Checks Z and out of a product with a dense operand (mul_dense, mul_gram_dense), naming `op`.
+  void check_dense_operand(const char* op, const Tensor& Z, Side side, const Tensor& out) const;
+  // Runs kernel(M, Z', out') with M, Z' this matrix and Z, or for bfloat16 their float32 copies and a
+  // float32 out' that is then rounded once into out.
+  template <class Kernel>
+  void run_widened(const Tensor& Z, const Tensor& out, Kernel&& kernel) const;
   std::unique_ptr<StructuredMatrix> rounded_to(DType t) const;
   void check_same_class(const StructuredMatrix& M, const char* op) const;
   std::unique_ptr<StructuredMatrix> make(Tensor values) const { return from_values(spec_, d_, std::move(values)); }

@@ -208,6 +208,22 @@ TEST_P(StructuresOn, DenseProductsMatchDenseAlgebraOnBothSidesAndTransposes) {
   }
 }
 
+// K Kᵀ·Z and Z·K Kᵀ (the preconditioner's products; diagonal and hierarchical have their own one-pass
+// kernels, the others compose two mul_dense products).
+TEST_P(StructuresOn, GramProductsMatchDenseAlgebraOnBothSides) {
+  Generator g(12);
+  for (const auto& c : kCases) {
+    const auto s = StructureSpec::parse(c.name);
+    auto K = random_structured(s, c.d, g, DType::f64, dev_);
+    const Dense Kd = from_tensor(K->to_dense()), KKt = matmul(Kd, transpose(Kd));
+    const Dense Zl = random_dense(c.d, 5, g), Zr = random_dense(3, c.d, g);
+    expect_near(from_tensor(K->mul_gram_dense(to_tensor(Zl, DType::f64, dev_), Side::left)), matmul(KKt, Zl), 1e-12,
+                c.name);
+    expect_near(from_tensor(K->mul_gram_dense(to_tensor(Zr, DType::f64, dev_), Side::right)), matmul(Zr, KKt), 1e-12,
+                c.name);
+  }
+}
+
 TEST_P(StructuresOn, ProductStaysInClassAndEqualsDenseProduct) {
   Generator g(3);
   for (const auto& c : kCases) {
@@ -232,6 +248,22 @@ TEST_P(StructuresOn, ProjectionsMatchTheGeneralRule) {
                 std::string(c.name) + " inner_from_rows");
     expect_near(K->self_inner()->values().to_vector<double>(), oracle_project(s, c.d, matmul(transpose(Kd), Kd)),
                 1e-12, std::string(c.name) + " self_inner");
+  }
+}
+
+// On the CPU inner_from_rows sums Π over blocks of rows; with several blocks (the last one partial) it is
+// still Π(KᵀXᵀXK).
+TEST(Structures, InnerFromRowsOverSeveralRowBlocksMatchesTheGeneralRule) {
+  Generator g(13);
+  for (const auto& c : std::vector<Case>{{"hierarchical15_15", 40}, {"diagonal", 6}, {"block4diagonal", 8}, {"triltoeplitz", 150}}) {
+    const auto s = StructureSpec::parse(c.name);
+    auto K = random_structured(s, c.d, g);
+    const Tensor X = Tensor::normal({1, c.d}, 0.0, 1.0, g, DType::f64);
+    const int64_t tile = K->rows_per_tile(X), R = 2 * tile + 7;
+    ASSERT_LT(tile, 200000) << c.name;
+    const Dense Xd = random_dense(R, c.d, g), Kd = from_tensor(K->to_dense()), XK = matmul(Xd, Kd);
+    expect_near(K->inner_from_rows(to_tensor(Xd, DType::f64))->values().to_vector<double>(),
+                oracle_project(s, c.d, matmul(transpose(XK), XK)), 1e-9, c.name);
   }
 }
 
@@ -321,6 +353,7 @@ TEST(Structures, MismatchedOperandsAreRejectedWithShapes) {
   EXPECT_THROW(K->product(*M), Error);
   EXPECT_THROW(K->mul_dense(Tensor::zeros({3, 2}), Side::left, false), Error);
   EXPECT_THROW(K->mul_dense(Tensor::zeros({4, 2}, DType::f64), Side::left, false), Error);
+  EXPECT_THROW(K->mul_gram_dense(Tensor::zeros({3, 2}), Side::right), Error);
   EXPECT_THROW(StructuredMatrix::from_values(StructureSpec::parse("dense"), 4, Tensor::zeros({15})), Error);
 }
 
@@ -341,6 +374,9 @@ TEST(Structures, Bfloat16ProductsRoundOncePerElement) {
     EXPECT_EQ(K16->inner_from_rows(X16)->values().to_vector<float>(), h_want) << c.name;
     EXPECT_EQ(K16->product(*K16)->values().to_vector<float>(),
               K32->product(*K32)->values().to(DType::bf16).to_vector<float>())
+        << c.name;
+    EXPECT_EQ(K16->mul_gram_dense(X16, Side::right).to_vector<float>(),
+              K32->mul_gram_dense(X16.to(DType::f32), Side::right).to(DType::bf16).to_vector<float>())
         << c.name;
   }
 }
