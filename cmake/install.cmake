@@ -51,7 +51,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libstdc++6, libgomp1, libopenblas-dev, libdnnl-dev, nlohmann-json3-dev, zlib1g-dev, libcurl4-openssl-dev, libssl-dev")
+    "libc6, libstdc++6, libgomp1, libopenblas-dev, libdnnl-dev, nlohmann-json3-dev, zlib1g-dev, libcurl4-openssl-dev, libssl-dev, libjpeg-dev")
 if(NATGRAD_WITH_MPI)  # the CLI links Open MPI (data-parallel training)
   string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenmpi3, openmpi-bin")
 endif()

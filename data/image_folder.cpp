@@ -1,27 +1,13 @@
-// data/image_folder.cpp — class-per-folder image reader. Holds the one stb_image implementation
-// (STB_IMAGE_IMPLEMENTATION) of natgrad, restricted to the formats the reader accepts.
+// data/image_folder.cpp — class-per-folder image reader: finds the classes and their image files in name
+// order and appends each decoded image (data/image_decode.h) to the dataset as planar CHW.
 #include "data/image_folder.h"
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <filesystem>
-#include <memory>
 
 #include "core/error.h"
-
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_BMP
-#define STBI_FAILURE_USERMSG
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#include <stb_image.h>
-#pragma GCC diagnostic pop
+#include "data/image_decode.h"
 
 namespace ng::data {
 namespace {
@@ -43,40 +29,10 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, Pred keep) {
   return out;
 }
 
-// The file as stb_image reads it through callbacks, noting a read asked for after the end: stb_image fills
-// the missing bytes with zeros and decodes on, so a file cut short would otherwise pass as an image.
-struct FileSource {
-  std::FILE* f = nullptr;
-  bool read_past_end = false;
-
-  static int read(void* user, char* data, int size) {
-    auto* s = static_cast<FileSource*>(user);
-    const size_t got = std::fread(data, 1, static_cast<size_t>(size), s->f);
-    if (got == 0 && size > 0) s->read_past_end = true;
-    return static_cast<int>(got);
-  }
-  static void skip(void* user, int n) { std::fseek(static_cast<FileSource*>(user)->f, n, SEEK_CUR); }
-  static int eof(void* user) { return std::feof(static_cast<FileSource*>(user)->f); }
-};
-
-// Decodes `file` to 8-bit RGB (w, h set); a file that is missing, undecodable or truncated is an error.
-std::unique_ptr<stbi_uc, void (*)(void*)> decode_rgb(const fs::path& file, int& w, int& h) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), std::fclose);
-  NG_CHECK(f, "image_folder: cannot open ", file.string());
-  FileSource src{f.get()};
-  const stbi_io_callbacks io{&FileSource::read, &FileSource::skip, &FileSource::eof};
-  int n = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_callbacks(&io, &src, &w, &h, &n, 3), stbi_image_free);
-  NG_CHECK(px, "image_folder: cannot decode ", file.string(), ": ", stbi_failure_reason());
-  NG_CHECK(!src.read_past_end, "image_folder: ", file.string(),
-           " is truncated (its image data ends before the size its header gives)");
-  return px;
-}
-
 // Decodes `file` to RGB and appends it as planar CHW; the first image fixes the dataset's size.
 void append_image(const fs::path& file, const fs::path& first, ImageDataset& ds) {
-  int w = 0, h = 0;
-  const auto px = decode_rgb(file, w, h);
+  const RgbImage img = decode_image(file);
+  const int w = img.width, h = img.height;
   if (ds.pixels.empty()) {
     ds.height = h;
     ds.width = w;
@@ -87,7 +43,7 @@ void append_image(const fs::path& file, const fs::path& first, ImageDataset& ds)
   const size_t plane = static_cast<size_t>(w) * h, base = ds.pixels.size();
   ds.pixels.resize(base + 3 * plane);
   for (size_t k = 0; k < plane; ++k)
-    for (size_t c = 0; c < 3; ++c) ds.pixels[base + c * plane + k] = px.get()[3 * k + c];
+    for (size_t c = 0; c < 3; ++c) ds.pixels[base + c * plane + k] = img.rgb[3 * k + c];
 }
 
 }  // namespace

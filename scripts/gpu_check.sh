@@ -15,7 +15,7 @@
 # build-gpu/gpu_check_logs/: gpu_check.log (everything), build.log, tests.log, bench.txt, summary.txt.
 #
 # Dependencies: the Debian/Ubuntu packages of the README (OpenBLAS, oneDNN, nlohmann-json, GoogleTest, stb, zlib,
-# curl, OpenSSL) plus cuDNN. A GPU machine that lacks them and cannot install packages can use a bundle
+# curl, OpenSSL, libjpeg-turbo) plus cuDNN. A GPU machine that lacks them and cannot install packages can use a bundle
 # made on a developer machine that has them:
 #     scripts/gpu_check.sh --bundle-deps      # writes build-gpu-deps/natgrad-deps.tar.xz (~20 MB)
 # The GPU run unpacks it to a private prefix (never into /) and only if the system copies are missing;
@@ -63,6 +63,8 @@ bundle_deps() {
     /usr/include/x86_64-linux-gnu/curl "$P/include/"
   cp -L /usr/include/x86_64-linux-gnu/openssl/* "$P/include/openssl/"
   cp -L /usr/include/zlib.h /usr/include/zconf.h /usr/include/dnnl*.h "$P/include/"
+  cp -L /usr/include/jpeglib.h /usr/include/jerror.h /usr/include/jmorecfg.h /usr/include/x86_64-linux-gnu/jconfig.h \
+    "$P/include/"
   cp -rL /usr/include/oneapi "$P/include/"
   cp -r "$multi/cmake/GTest" "$P/lib/x86_64-linux-gnu/cmake/"
   cp -L "$multi"/libgtest*.a "$multi"/libgmock*.a "$P/lib/x86_64-linux-gnu/"
@@ -71,7 +73,7 @@ bundle_deps() {
   cudnn_h=$(ls /usr/local/cuda/include/cudnn*.h /usr/include/cudnn*.h /usr/include/x86_64-linux-gnu/cudnn*.h 2>/dev/null || true)
   [[ -n "$cudnn_h" ]] && cp -L $cudnn_h "$P/cudnn/include/"
   local lib real soname dep
-  for lib in libopenblas.so libdnnl.so libz.so libcurl.so libssl.so libcrypto.so; do
+  for lib in libopenblas.so libdnnl.so libz.so libcurl.so libssl.so libcrypto.so libjpeg.so; do
     real=$(readlink -f "$multi/$lib")
     soname=$(objdump -p "$real" | awk '/SONAME/ {print $2}')
     cp -L "$real" "$P/lib/$soname"
@@ -152,10 +154,10 @@ if [[ -z $CUDNN_INC && -n $PY_CUDNN && -f $PY_CUDNN/include/cudnn.h ]]; then CUD
 missing=()
 have_header() { for d in /usr/include /usr/local/include /usr/include/x86_64-linux-gnu; do [[ -e $d/$1 ]] && return 0; done; return 1; }
 have_lib() { for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/lib /usr/lib; do [[ -e $d/$1 ]] && return 0; done; return 1; }
-for h in nlohmann/json.hpp gtest/gtest.h stb/stb_image.h zlib.h curl/curl.h openssl/ssl.h; do have_header "$h" || missing+=("$h"); done
+for h in nlohmann/json.hpp gtest/gtest.h stb/stb_image.h zlib.h curl/curl.h openssl/ssl.h jpeglib.h; do have_header "$h" || missing+=("$h"); done
 have_header cblas.h || have_header openblas-pthread/cblas.h || have_header openblas/cblas.h || missing+=(cblas.h)
 have_header dnnl.h || missing+=(dnnl.h)
-for l in libopenblas.so libdnnl.so libcurl.so libssl.so libz.so; do have_lib "$l" || missing+=("$l"); done
+for l in libopenblas.so libdnnl.so libcurl.so libssl.so libz.so libjpeg.so; do have_lib "$l" || missing+=("$l"); done
 [[ ${#missing[@]} -eq 0 ]] || echo "system lacks: ${missing[*]}"
 if [[ -z $CUDNN_INC && -f $DEPS_TARBALL ]]; then
   echo "cuDNN headers missing: taking them from the bundle"

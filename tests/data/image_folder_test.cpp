@@ -1,5 +1,6 @@
-// tests/data/image_folder_test.cpp — class-per-folder images decoded with stb_image: order, layout,
-// format conversion, and the errors for unreadable files, mixed sizes and empty classes.
+// tests/data/image_folder_test.cpp — class-per-folder images decoded to RGB (PNG and BMP by stb_image,
+// JPEG by libjpeg-turbo): order, layout, format conversion, and the errors for unreadable, truncated,
+// hostile or implausibly large files, mixed sizes and empty classes.
 #include <gtest/gtest.h>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -91,8 +92,8 @@ TEST(ImageFolder, UnreadableFileIsNamed) {
   EXPECT_NE(msg.find("broken.jpg"), std::string::npos) << msg;
 }
 
-// A file cut anywhere (in its header or its pixel data) is refused, naming it; stb_image alone would
-// decode a cut BMP or JPEG with zeros for the missing bytes.
+// A file cut anywhere (in its header or its pixel data) is refused, naming it; stb_image and libjpeg alone
+// would decode a cut BMP or JPEG with zeros (or grey) for the missing bytes.
 TEST(ImageFolder, TruncatedFilesAreRefused) {
   const std::vector<uint8_t> px = rgb_pattern(16, 16, 2);
   const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> writers = {
@@ -114,6 +115,88 @@ TEST(ImageFolder, TruncatedFilesAreRefused) {
       EXPECT_NE(msg.find("cut." + ext), std::string::npos) << ext << " cut to " << keep << ": " << msg;
     }
   }
+}
+
+// A 24-bit BMP header (54 bytes) for a w x h image, without its pixel rows.
+std::string bmp_header(uint32_t w, uint32_t h) {
+  std::string s = "BM";
+  auto le = [&](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) s += static_cast<char>(v >> (8 * i));
+  };
+  le(54 + 3 * w * h, 4), le(0, 4), le(54, 4);  // file size, reserved, pixel offset
+  le(40, 4), le(w, 4), le(h, 4), le(1, 2), le(24, 2);
+  for (int i = 0; i < 6; ++i) le(0, 4);  // no compression, default sizes and palette
+  return s;
+}
+
+// A header that claims more pixels than the file holds, or more than 2^24 pixels, is refused before any
+// pixel is decoded (stb_image would spend minutes decoding zeros); the message names file and size.
+TEST(ImageFolder, ImplausibleSizesAreRefusedBeforeDecoding) {
+  TempDir short_rows;
+  write_bytes(short_rows.path() / "a" / "short.bmp", bmp_header(3000, 2000) + std::string(999, '\x7f'));
+  std::string msg = error_of([&] { load_image_folder(short_rows.str()); });
+  EXPECT_NE(msg.find("short.bmp is truncated (3000x2000 pixels need 18000000 bytes"), std::string::npos) << msg;
+
+  TempDir huge;
+  write_bytes(huge.path() / "a" / "huge.bmp", bmp_header(4097, 4096) + std::string(64, '\x7f'));
+  msg = error_of([&] { load_image_folder(huge.str()); });
+  EXPECT_NE(msg.find("huge.bmp is 4097x4096, more than the 16777216 pixels"), std::string::npos) << msg;
+
+  TempDir whole;  // the same header with all its rows decodes
+  write_bytes(whole.path() / "a" / "whole.bmp", bmp_header(5, 3) + std::string(3 * 16, '\x7f'));
+  const ImageDataset ds = load_image_folder(whole.str());
+  ASSERT_EQ(ds.size(), 1);
+  EXPECT_EQ(ds.width, 5);
+  EXPECT_EQ(ds.image(0)[0], 0x7f);
+}
+
+// A JPEG whose first segment's length runs past the end of the file is refused (stb_image's marker scan
+// waited forever for an end of file on it).
+TEST(ImageFolder, SegmentPastTheEndOfAJpegIsRefused) {
+  TempDir dir;
+  write_bytes(dir.path() / "a" / "x.jpg", std::string("\xff\xd8\xff\xee\xee", 5));
+  const std::string msg = error_of([&] { load_image_folder(dir.str()); });
+  EXPECT_NE(msg.find("cannot decode"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("x.jpg"), std::string::npos) << msg;
+}
+
+// A small real JPEG (stb_image_write) as bytes.
+std::string small_jpeg(const TempDir& dir) {
+  const std::vector<uint8_t> px = rgb_pattern(8, 8, 1);
+  const fs::path p = dir.path() / "source.jpg";
+  EXPECT_TRUE(stbi_write_jpg(p.c_str(), 8, 8, 3, px.data(), 90));
+  return read_bytes(p);
+}
+
+// A JPEG header that claims more than 2^24 pixels is refused before decoding; a Huffman table with more
+// than 256 codes (stb_image's decoder writes past its table on one) is refused as undecodable.
+TEST(ImageFolder, HostileJpegHeadersAreRefused) {
+  TempDir src;
+  std::string big = small_jpeg(src);
+  const size_t sof = big.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  big[sof + 5] = big[sof + 7] = '\x13', big[sof + 6] = big[sof + 8] = '\x88';  // 5000 x 5000
+  TempDir huge;
+  write_bytes(huge.path() / "a" / "huge.jpg", big);
+  std::string msg = error_of([&] { load_image_folder(huge.str()); });
+  EXPECT_NE(msg.find("huge.jpg is 5000x5000, more than the 16777216 pixels"), std::string::npos) << msg;
+
+  std::string dht("\xff\xd8\xff\xc4\x01\x13\x00", 7);  // SOI, DHT of length 275, DC table 0
+  dht += std::string(16, '\xff') + std::string(256, '\x01');  // 16 x 255 code counts
+  TempDir bad;
+  write_bytes(bad.path() / "a" / "dht.jpg", dht);
+  msg = error_of([&] { load_image_folder(bad.str()); });
+  EXPECT_NE(msg.find("cannot decode"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("dht.jpg"), std::string::npos) << msg;
+}
+
+// The format is read from the first bytes, not the name: a PNG named .jpg decodes.
+TEST(ImageFolder, FormatIsToldByContentNotName) {
+  TempDir dir;
+  write_png(dir.path() / "a" / "really_png.jpg", 2, 2, 3, rgb_pattern(2, 2, 0));
+  const ImageDataset ds = load_image_folder(dir.str());
+  ASSERT_EQ(ds.size(), 1);
+  EXPECT_EQ(ds.image(0)[0], rgb_pattern(2, 2, 0)[0]);
 }
 
 TEST(ImageFolder, MixedSizesNameBothFiles) {

@@ -1,5 +1,5 @@
-// tests/fuzz/fuzz_image_folder.cpp — libFuzzer target for the image-folder reader and its stb_image
-// decoding (data/image_folder.h).
+// tests/fuzz/fuzz_image_folder.cpp — libFuzzer target for the image-folder reader and its decoders
+// (data/image_folder.h, data/image_decode.h: stb_image for PNG and BMP, libjpeg-turbo for JPEG).
 //
 // The input builds a root with one or two class folders of one to three files each. Each file is either
 // raw bytes from the input (with a .png, .jpg or .bmp name; seeds in corpus/image_folder) or a BMP or PNG
