@@ -91,8 +91,7 @@ uint64_t bmp_pixel_bytes(const Bytes& b, int w, int h) {
 // Refuses, before any pixel is decoded, an image larger than kMaxImagePixels or a BMP shorter than its
 // pixel rows: stb_image would decode either for a long time, reading zeros past the end of the file.
 void check_size_before_decoding(const Bytes& bytes, const std::string& name, int w, int h) {
-  NG_CHECK(static_cast<int64_t>(w) * h <= kMaxImagePixels, "image_folder: ", name, " is ", w, "x", h,
-           ", more than the ", kMaxImagePixels, " pixels an image may have (resize it beforehand)");
+  check_pixel_count(name, w, h);
   if (!starts_with(bytes, "BM", 2)) return;
   const uint64_t need = bmp_pixel_bytes(bytes, w, h);
   NG_CHECK(bytes.size() >= need, "image_folder: ", name, " is truncated (", w, "x", h, " pixels need ", need,
@@ -119,10 +118,15 @@ RgbImage decode_with_stb(const Bytes& bytes, const std::string& name) {
 
 }  // namespace
 
+void check_pixel_count(const std::string& name, int w, int h) {
+  NG_CHECK(static_cast<int64_t>(w) * h <= kMaxImagePixels, "image_folder: ", name, " is ", w, "x", h,
+           ", more than the ", kMaxImagePixels, " pixels an image may have (resize it beforehand)");
+}
+
 RgbImage decode_image(const fs::path& file) {
   const Bytes bytes = read_file(file);
   const std::string name = file.string();
-  if (starts_with(bytes, "\xff\xd8\xff", 3)) return decode_jpeg(bytes.data(), bytes.size(), name, kMaxImagePixels);
+  if (starts_with(bytes, "\xff\xd8\xff", 3)) return decode_jpeg(bytes.data(), bytes.size(), name);
   NG_CHECK(starts_with(bytes, "\x89PNG\r\n\x1a\n", 8) || starts_with(bytes, "BM", 2), "image_folder: cannot decode ",
            name, ": its first bytes are those of no PNG, JPEG or BMP file");
   return decode_with_stb(bytes, name);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace ng::data {
@@ -18,6 +19,10 @@ struct RgbImage {
 // size, so a larger image is nearly always a header that lies about its size, whose decoding would take
 // seconds to minutes of zeros.
 inline constexpr int64_t kMaxImagePixels = int64_t{1} << 24;
+
+// Refuses a w x h image of more than kMaxImagePixels (an ng::Error naming `name` and its size); each decoder
+// calls it with the header's size before it decodes a pixel.
+void check_pixel_count(const std::string& name, int w, int h);
 
 // Decodes `file`; grey and RGBA inputs become RGB (alpha dropped). An ng::Error naming the file: missing,
 // not one of the three formats, undecodable, larger than kMaxImagePixels, or truncated.

@@ -92,14 +92,13 @@ bool read_pixels(JpegReader& r, unsigned char* rgb) {
 
 }  // namespace
 
-RgbImage decode_jpeg(const unsigned char* data, size_t size, const std::string& name, int64_t max_pixels) {
+RgbImage decode_jpeg(const unsigned char* data, size_t size, const std::string& name) {
   JpegReader r;
   NG_CHECK(read_header(r, data, size), "image_folder: cannot decode ", name, ": ", r.errors.message);
   RgbImage img;
   img.width = static_cast<int>(r.cinfo.image_width);
   img.height = static_cast<int>(r.cinfo.image_height);
-  NG_CHECK(static_cast<int64_t>(img.width) * img.height <= max_pixels, "image_folder: ", name, " is ", img.width,
-           "x", img.height, ", more than the ", max_pixels, " pixels an image may have (resize it beforehand)");
+  check_pixel_count(name, img.width, img.height);
   img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
   NG_CHECK(read_pixels(r, img.rgb.data()), "image_folder: cannot decode ", name, ": ", r.errors.message);
   return img;

@@ -12,8 +12,9 @@ namespace ng::data {
 
 // Decodes `size` bytes at `data` (named `name` in errors). Grey JPEGs become three equal channels. An
 // error (ng::Error naming `name`): undecodable data, a colour space with no RGB form (CMYK), more than
-// `max_pixels` pixels (checked before any pixel is decoded), more than 1000 progressive scans, or data
-// that is truncated or corrupt where pixels are coded (libjpeg would fill those pixels in silently).
-RgbImage decode_jpeg(const unsigned char* data, size_t size, const std::string& name, int64_t max_pixels);
+// kMaxImagePixels pixels (check_pixel_count, before any pixel is decoded), more than 1000 progressive
+// scans, or data that is truncated or corrupt where pixels are coded (libjpeg would fill those pixels in
+// silently).
+RgbImage decode_jpeg(const unsigned char* data, size_t size, const std::string& name);
 
 }  // namespace ng::data
