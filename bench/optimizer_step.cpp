@@ -195,7 +195,9 @@ const std::vector<Entry>& optimizers() {
       {"singd_dense", singd("dense"), singd_flops("dense"), kT},
       {"singd_diagonal", singd("diagonal"), singd_flops("diagonal"), kT},
       {"singd_hierarchical", singd("hierarchical"), singd_flops("hierarchical"), kT},
+      {"singd_block_diagonal", singd("block_diagonal"), singd_flops("block_diagonal"), kT},
       {"singd_tril_toeplitz", singd("tril_toeplitz"), singd_flops("tril_toeplitz"), kT},
+      {"singd_triu_toeplitz", singd("triu_toeplitz"), singd_flops("triu_toeplitz"), kT},
       {"ikfac", singd("dense", true), singd_flops("dense"), kT},
       {"kfac", make_kfac, kfac_flops, kT},
   };

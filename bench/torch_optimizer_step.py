@@ -51,8 +51,9 @@ def make(name, model):
     if not (name.startswith("singd_") or name == "ikfac"):
         return None
     from singd.optim.optimizer import SINGD
-    structure = {"singd_dense": "dense", "singd_diagonal": "diagonal", "singd_hierarchical": "hierarchical15_15",
-                 "singd_tril_toeplitz": "triltoeplitz", "ikfac": "dense"}[name]
+    structure = {"singd_dense": "dense", "singd_diagonal": "diagonal", "singd_block_diagonal": "block30diagonal",
+                 "singd_hierarchical": "hierarchical15_15", "singd_tril_toeplitz": "triltoeplitz",
+                 "singd_triu_toeplitz": "triutoeplitz", "ikfac": "dense"}[name]
     curv = [p for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) for p in m.parameters()]
     ids = {id(p) for p in curv}
     rest = [p for p in model.parameters() if id(p) not in ids]
@@ -73,7 +74,8 @@ def main():
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    names = ["sgd", "adamw", "singd_dense", "singd_diagonal", "singd_hierarchical", "singd_tril_toeplitz", "ikfac"]
+    names = ["sgd", "adamw", "singd_dense", "singd_diagonal", "singd_block_diagonal", "singd_hierarchical",
+             "singd_tril_toeplitz", "singd_triu_toeplitz", "ikfac"]
     if a.only:
         names = [n for n in names if n in a.only.split(",")]
     out = {}

@@ -36,6 +36,12 @@ void colsum_sq(const Tensor& M, const Tensor& out, double beta) {
 // c = a ⊙ b (vectors)
 void hadamard(const Tensor& a, const Tensor& b, const Tensor& c) { Tensor(c).copy_(mul(a, b)); }
 
+// Rows [s, e) of a dense operand X (Side::left: K·X) or its columns (Side::right: X·K): the block that K's
+// index block [s, e) meets.
+Tensor side_block(const Tensor& X, Side side, int64_t s, int64_t e) {
+  return X.slice(side == Side::left ? 0 : 1, s, e);
+}
+
 // Views of the five parts of a values tensor.
 struct Parts {
   Tensor A, B, Bc, Be, c, D, E;
@@ -67,10 +73,10 @@ class Hierarchical final : public StructuredMatrix {
   void mul_dense_impl(const Tensor& Z, Side side, bool trans, const Tensor& out) const override {
     const Parts p = parts(values_);
     const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd;
-    // Row blocks (left) or column blocks (right) of a dense operand.
-    auto blk = [&](const Tensor& X, int64_t s, int64_t e) { return X.slice(side == Side::left ? 0 : 1, s, e); };
-    const Tensor Za = blk(Z, 0, k1), Zr = blk(Z, k1, d_), Zc = blk(Z, k1, ce), Ze = blk(Z, ce, d_);
-    const Tensor Oa = blk(out, 0, k1), Or = blk(out, k1, d_), Oc = blk(out, k1, ce), Oe = blk(out, ce, d_);
+    const Tensor Za = side_block(Z, side, 0, k1), Zr = side_block(Z, side, k1, d_);
+    const Tensor Zc = side_block(Z, side, k1, ce), Ze = side_block(Z, side, ce, d_);
+    const Tensor Oa = side_block(out, side, 0, k1), Or = side_block(out, side, k1, d_);
+    const Tensor Oc = side_block(out, side, k1, ce), Oe = side_block(out, side, ce, d_);
     if (side == Side::left && !trans) {         // K·Z
       gemm_into(p.A, false, Za, false, Oa);
       gemm_into(p.B, false, Zr, false, Oa, 1.0, 1.0);
@@ -103,18 +109,17 @@ class Hierarchical final : public StructuredMatrix {
   void mul_gram_dense_impl(const Tensor& Z, Side side, const Tensor& out) const override {
     const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd, k = h_.k1 + h_.k2;
     const bool left = side == Side::left;
-    auto blk = [&](const Tensor& X, int64_t s, int64_t e) { return X.slice(left ? 0 : 1, s, e); };
     const Tensor W = gram_rows(), Wc = W.slice(1, k1, ce);
     const Tensor T = narrow_like(Z, side);  // blocks a, e of the result
     if (left) gemm_into(W, false, Z, false, T);
     else gemm_into(Z, false, W, true, T);
-    blk(out, 0, k1).copy_(blk(T, 0, k1));
-    blk(out, ce, d_).copy_(blk(T, k1, k));
+    side_block(out, side, 0, k1).copy_(side_block(T, side, 0, k1));
+    side_block(out, side, ce, d_).copy_(side_block(T, side, k1, k));
     if (h_.dd == 0) return;
     const Tensor Zae = gather_ae(Z, side);
     const Parts p = parts(values_);
-    const Tensor Oc = blk(out, k1, ce);
-    diag_scale(mul(p.c, p.c), blk(Z, k1, ce), side, Oc, 0.0);  // block c: (c ⊙ c) ⊙ Z_c
+    const Tensor Oc = side_block(out, side, k1, ce);
+    diag_scale(mul(p.c, p.c), side_block(Z, side, k1, ce), side, Oc, 0.0);  // block c: (c ⊙ c) ⊙ Z_c
     if (left) gemm_into(Wc, true, Zae, false, Oc, 1.0, 1.0);   //   + S_ca Z_a + S_ce Z_e
     else gemm_into(Zae, false, Wc, false, Oc, 1.0, 1.0);       //   + Z_a S_ac + Z_e S_ec
   }
@@ -185,11 +190,9 @@ class Hierarchical final : public StructuredMatrix {
   // [Z_a, Z_e] side by side (Side::right, [n, K1+K2]) or stacked (Side::left, [K1+K2, n]), contiguous.
   Tensor gather_ae(const Tensor& Z, Side side) const {
     const int64_t k1 = h_.k1, ce = h_.k1 + h_.dd, k = h_.k1 + h_.k2;
-    const bool left = side == Side::left;
-    auto blk = [&](const Tensor& X, int64_t s, int64_t e) { return X.slice(left ? 0 : 1, s, e); };
     const Tensor out = narrow_like(Z, side);
-    blk(out, 0, k1).copy_(blk(Z, 0, k1));
-    blk(out, k1, k).copy_(blk(Z, ce, d_));
+    side_block(out, side, 0, k1).copy_(side_block(Z, side, 0, k1));
+    side_block(out, side, k1, k).copy_(side_block(Z, side, ce, d_));
     return out;
   }
   // [B_c; D], [K1+K2, dd]: the off-diagonal entries of K's columns c.

@@ -173,9 +173,11 @@ TEST_F(Recovery, SoakOfTwentyKillsAtRandomMomentsEndsInTheUninterruptedWeights) 
 
   Generator gen(20261207);
   int kills = 0, kills_in_write = 0, rounds = 0;
+  std::string history;  // one line per start: how it started and how it ended (printed on a failure)
   auto finish_round = [&](const std::string& run) {
-    EXPECT_EQ(read_file(run + "/final.safetensors"), final_weights()) << run;
-    EXPECT_EQ(temporaries(run), std::vector<std::string>{}) << run;
+    EXPECT_TRUE(read_file(run + "/final.safetensors") == final_weights())
+        << run << ": final weights differ from the uninterrupted run's\n" << history << read_file(t / "log");
+    EXPECT_EQ(temporaries(run), std::vector<std::string>{}) << run << "\n" << history;
     ++rounds;
   };
   std::string run = t / "run0";
@@ -185,31 +187,39 @@ TEST_F(Recovery, SoakOfTwentyKillsAtRandomMomentsEndsInTheUninterruptedWeights) 
                          t / "log");
   };
   while (kills < 20) {
+    history += run + (fs::exists(run + "/provenance.json") ? ": --resume, " : ": --out, ");
     const pid_t pid = start();
-    if (gen.next_uniform() < 0.5f)
-      std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(run_time * gen.next_uniform() / 4));
-    else
-      wait_for_checkpoint_write(run, 1 + static_cast<int>(gen.next_u32() % 3), pid,
-                                std::chrono::duration_cast<std::chrono::milliseconds>(run_time));
+    if (gen.next_uniform() < 0.5f) {
+      const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(run_time * gen.next_uniform() / 4);
+      history += "kill after " + std::to_string(wait.count()) + " µs";
+      std::this_thread::sleep_for(wait);
+    } else {
+      const int nth = 1 + static_cast<int>(gen.next_u32() % 3);
+      history += "kill inside checkpoint write " + std::to_string(nth);
+      wait_for_checkpoint_write(run, nth, pid, std::chrono::duration_cast<std::chrono::milliseconds>(run_time));
+    }
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     if (WIFSIGNALED(status)) {
       ++kills;
-      if (fs::exists(run) && !temporaries(run).empty()) ++kills_in_write;
+      const bool in_write = fs::exists(run) && !temporaries(run).empty();
+      kills_in_write += in_write;
+      history += in_write ? ": killed, temporaries left\n" : ": killed\n";
       continue;
     }
-    ASSERT_EQ(WEXITSTATUS(status), 0) << read_file(t / "log");
+    history += ": finished\n";
+    ASSERT_EQ(WEXITSTATUS(status), 0) << history << read_file(t / "log");
     finish_round(run);
     run = t / ("run" + std::to_string(rounds));
   }
   int status = 0;
   waitpid(start(), &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(t / "log");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << history << read_file(t / "log");
   finish_round(run);
   std::cout << "soak: " << kills << " kills (" << kills_in_write << " inside a checkpoint write), " << rounds
             << " runs finished\n";
-  EXPECT_GT(kills_in_write, 0) << "no kill landed inside a checkpoint write";
+  EXPECT_GT(kills_in_write, 0) << "no kill landed inside a checkpoint write\n" << history;
 }
 
 }  // namespace
