@@ -23,15 +23,10 @@
 #        whole study: a resumed run is bitwise identical to an uninterrupted one only with the same build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-save=false
-[[ ${1:-} == --save ]] && { save=true; shift; }
-out=${1:-$root/runs/cpu-study}
-records=$root/bench/results/cpu-study
-natgrad=${NATGRAD:-$root/build/natgrad}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 # shellcheck source=scripts/study_records.sh
 source "$root/scripts/study_records.sh"
+study_args cpu-study "$@"
 
 # copy_finished FROM TO: the record files of every finished run (and PyTorch summary) in FROM that TO lacks.
 copy_finished() {

@@ -37,12 +37,6 @@
 #        use another OUT for it, and never --save it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-save=false
-[[ ${1:-} == --save ]] && { save=true; shift; }
-out=${1:-$root/runs/cpu-tune}
-records=$root/bench/results/cpu-tune
-natgrad=${NATGRAD:-$root/build/natgrad}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 names=(sgd adamw kfac ikfac singd-dense singd-diagonal singd-hierarchical singd-toeplitz)
 bf16_names=(kfac ikfac singd-dense singd-diagonal singd-hierarchical singd-toeplitz)
 sets=()
@@ -50,6 +44,7 @@ for kv in ${CPU_TUNE_SET:-}; do sets+=(--set "$kv"); done
 
 # shellcheck source=scripts/study_records.sh
 source "$root/scripts/study_records.sh"
+study_args cpu-tune "$@"
 
 # copy_tunes FROM TO: each tune's records where TO has fewer tune.jsonl lines than FROM.
 copy_tunes() {

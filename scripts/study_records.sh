@@ -1,5 +1,20 @@
-# scripts/study_records.sh — sourced by the study scripts (cpu_study.sh, cpu_tune_study.sh): carrying
-# finished run records between a study folder and bench/results/.
+# scripts/study_records.sh — sourced by the study scripts (cpu_study.sh, cpu_tune_study.sh,
+# cpu_tune_bf16.sh, cpu_tune_timing.sh): their common arguments, and carrying finished run records between
+# a study folder and bench/results/.
+
+# study_args NAME [--save] [OUT]: sets `save` (true with --save), `out` (OUT, default runs/NAME), `records`
+# (bench/results/NAME) and `natgrad` (NATGRAD, default build/natgrad), all under $root; OpenMP threads
+# sleep while they wait (OMP_WAIT_POLICY=PASSIVE unless set), so a study leaves idle cores idle.
+study_args() {
+  local name=$1
+  shift
+  save=false
+  [[ ${1:-} == --save ]] && { save=true; shift; }
+  out=${1:-$root/runs/$name}
+  records=$root/bench/results/$name
+  natgrad=${NATGRAD:-$root/build/natgrad}
+  export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+}
 #
 # copy_finished_runs FROM TO: for every finished run FROM/<name>/seed-<seed>/ (summary.json present) that
 # TO lacks, its record files — config.json, provenance.json, metrics.jsonl, summary.json (what the

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""scripts/tune_study_table.py — the README's tuned CPU-study table from the study's records.
+
+Reads RECORDS/final/<config>/seed-<n>/ (the final runs of scripts/cpu_tune_study.sh: summary.json and the
+per-epoch records of metrics.jsonl) and RECORDS/timing/<config>/seed-1/ (scripts/cpu_tune_timing.sh: one
+epoch of every config, timed in one sitting). Prints one markdown row per config, in the study's order:
+the mean ± std over seeds (sample std, n − 1) of the final and best test accuracy, the epochs until the
+test accuracy first reached the target, the skipped steps, the time per epoch (training + evaluation)
+and its ratio to SGD's from the timing run, the time to the target (epochs to target × time per epoch)
+and the optimizer state. Time columns read "–" until the timing run is recorded.
+
+usage: python3 scripts/tune_study_table.py [RECORDS]      (default RECORDS: bench/results/cpu-tune)
+"""
+import glob
+import json
+import math
+import os
+import sys
+
+ORDER = ["sgd", "adamw", "kfac", "kfac-bf16", "ikfac", "ikfac-bf16", "singd-dense", "singd-dense-bf16",
+         "singd-diagonal", "singd-diagonal-bf16", "singd-hierarchical", "singd-hierarchical-bf16",
+         "singd-toeplitz", "singd-toeplitz-bf16"]
+
+
+def stats(values):
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def pm(values, digits=2, scale=1.0):
+    mean, std = stats([v * scale for v in values])
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def epoch_records(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [r for r in map(json.loads, f) if r.get("kind") == "epoch"]
+
+
+def epochs_to_target(run_dir, target):
+    """The first epoch whose test accuracy reached the target, or None."""
+    for r in epoch_records(run_dir):
+        if r.get("test_accuracy", 0.0) >= target:
+            return r["epoch"]
+    return None
+
+
+def epoch_time(records, name):
+    """Training + evaluation seconds of the timing run's one epoch of `name`, or None."""
+    run_dir = os.path.join(records, "timing", name, "seed-1")
+    if not os.path.exists(os.path.join(run_dir, "summary.json")):
+        return None
+    (r,) = epoch_records(run_dir)
+    return r["epoch_seconds"] + r.get("eval_seconds", 0.0)
+
+
+def row(records, name, sgd_time):
+    runs = sorted(glob.glob(os.path.join(records, "final", name, "seed-*", "summary.json")))
+    if not runs:
+        return None
+    summaries = [json.load(open(p)) for p in runs]
+    target = summaries[0]["target_accuracy"]
+    reached = [e for e in (epochs_to_target(os.path.dirname(p), target) for p in runs) if e is not None]
+    to_target = f"{stats(reached)[0]:.1f}" + ("" if len(reached) == len(runs) else f" ({len(reached)}/{len(runs)})")
+    t = epoch_time(records, name)
+    per_epoch = "–" if t is None else f"{t:.1f}"
+    ratio = "–" if t is None or sgd_time is None else f"{t / sgd_time:.2f}"
+    time_to_target = "–" if t is None or not reached else f"{stats(reached)[0] * t:.0f}"
+    skipped = "/".join(str(s["skipped_steps"]) for s in summaries)
+    state = summaries[0]["optimizer_state_bytes"] / 2**20
+    return (f"| {name} | {len(runs)} | {pm([s['final_test_accuracy'] for s in summaries], 2, 100)} "
+            f"| {pm([s['best_test_accuracy'] for s in summaries], 2, 100)} | {to_target} | {skipped} "
+            f"| {per_epoch} | {ratio} | {time_to_target} | {state:.2f} |")
+
+
+def main():
+    records = sys.argv[1] if len(sys.argv) > 1 else "bench/results/cpu-tune"
+    print("| config | runs | final test acc (%) | best test acc (%) | epochs to 75% | skipped steps (per seed) "
+          "| time / epoch (s) | × SGD | time to 75% (s) | optimizer state (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    sgd_time = epoch_time(records, "sgd")
+    for name in ORDER:
+        line = row(records, name, sgd_time)
+        if line:
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
