@@ -267,6 +267,36 @@ TEST(Structures, InnerFromRowsOverSeveralRowBlocksMatchesTheGeneralRule) {
   }
 }
 
+// Float32 statistics of a hierarchical K that centres the rows, as a trained K does: X's last column is
+// the constant bias column (in block e), every other column has mean 100, and K's bias row holds −100 in
+// the columns c, so Y_c = X_c − 100 is small against its two terms. Π still matches the float64 rule to
+// float32 accuracy; an expansion of colsum(Y_c²) in terms of XᵀX would lose about four digits here.
+TEST(Structures, HierarchicalStatisticsStayAccurateWhenKCentresTheRows) {
+  const auto s = StructureSpec::parse("hierarchical15_15");
+  const int64_t d = 40, dd = 10, R = 1000;
+  Generator g(21);
+  Dense X = random_dense(R, d, g);
+  for (auto& row : X) {
+    for (double& x : row) x = static_cast<float>(x + 100.0);
+    row[d - 1] = 1.0;
+  }
+  std::vector<double> v = StructuredMatrix::identity(s, d, DType::f64)->values().to_vector<double>();
+  const int64_t D = 15 * 15 + 15 * (d - 15) + dd;  // D's offset: after A, B and c (docs/singd.md §7.6)
+  for (int64_t j = 0; j < dd; ++j) v[static_cast<size_t>(D + 14 * dd + j)] = -100.0;
+  auto K = StructuredMatrix::from_values(s, d, Tensor::from_vector(v, {s.num_values(d)}, DType::f32));
+  const Dense XK = matmul(X, from_tensor(K->to_dense().to(DType::f64)));
+  Dense abs_XK = XK;
+  for (auto& row : abs_XK)
+    for (double& x : row) x = std::abs(x);
+  const std::vector<double> want = oracle_project(s, d, matmul(transpose(XK), XK));
+  const std::vector<double> scale = oracle_project(s, d, matmul(transpose(abs_XK), abs_XK));  // Σ_r |Y_ri||Y_rj|
+  const std::vector<double> got = K->inner_from_rows(to_tensor(X, DType::f32))->values().to_vector<double>();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t q = 0; q < got.size(); ++q) EXPECT_NEAR(got[q], want[q], 1e-5 * scale[q]) << q;
+  const size_t c = 15 * 15 + 15 * (d - 15);  // c = colsum(Y_c²) ≈ R: its scale is itself
+  EXPECT_LT(want[c], 2.0 * R);
+}
+
 TEST_P(StructuresOn, TracesDiagonalShiftNormsAndCombinations) {
   Generator g(5);
   for (const auto& c : kCases) {
