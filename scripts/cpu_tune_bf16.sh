@@ -20,11 +20,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/study_records.sh"
 study_args cpu-tune "$@"
 
-if $save; then
-  copy_finished_runs "$out/bf16" "$records/bf16"
-  echo "recorded the finished runs of $out/bf16 in $records/bf16"
-  exit 0
-fi
+save_runs bf16
 copy_finished_runs "$records/bf16" "$out/bf16"
 
 # config NAME DAMPING BF16: the tuned NAME (bench/results/cpu-tune/tune/NAME/best.json) at DAMPING, with

@@ -20,11 +20,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/study_records.sh"
 study_args cpu-tune "$@"
 
-if $save; then
-  copy_finished_runs "$out/timing" "$records/timing"
-  echo "recorded the timing runs of $out/timing in $records/timing"
-  exit 0
-fi
+save_runs timing
 configs=()
 for f in "$records"/final/*/seed-1/config.json; do configs+=("$f"); done
 (( ${#configs[@]} == 14 )) || { echo "error: expected the 14 final configs in $records/final, found ${#configs[@]}" >&2; exit 2; }

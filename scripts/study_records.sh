@@ -32,3 +32,11 @@ copy_finished_runs() {
   done < <(find "$from" -mindepth 3 -maxdepth 3 -name summary.json | sort)
   return 0
 }
+
+# save_runs SUB: with --save, records the finished runs of OUT/SUB in RECORDS/SUB and ends the script.
+save_runs() {
+  $save || return 0
+  copy_finished_runs "$out/$1" "$records/$1"
+  echo "recorded the finished runs of $out/$1 in $records/$1"
+  exit 0
+}
