@@ -13,20 +13,14 @@ usage: python3 scripts/tune_study_table.py [RECORDS]      (default RECORDS: benc
 """
 import glob
 import json
-import math
 import os
 import sys
+
+from study_table import stats  # mean and sample std, as the CPU-study table computes them
 
 ORDER = ["sgd", "adamw", "kfac", "kfac-bf16", "ikfac", "ikfac-bf16", "singd-dense", "singd-dense-bf16",
          "singd-diagonal", "singd-diagonal-bf16", "singd-hierarchical", "singd-hierarchical-bf16",
          "singd-toeplitz", "singd-toeplitz-bf16"]
-
-
-def stats(values):
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
 
 
 def pm(values, digits=2, scale=1.0):
@@ -63,11 +57,13 @@ def row(records, name, sgd_time):
     summaries = [json.load(open(p)) for p in runs]
     target = summaries[0]["target_accuracy"]
     reached = [e for e in (epochs_to_target(os.path.dirname(p), target) for p in runs) if e is not None]
-    to_target = f"{stats(reached)[0]:.1f}" + ("" if len(reached) == len(runs) else f" ({len(reached)}/{len(runs)})")
+    mean_reached = stats(reached)[0] if reached else None
+    to_target = ("–" if mean_reached is None else f"{mean_reached:.1f}") + (
+        "" if len(reached) == len(runs) else f" ({len(reached)}/{len(runs)})")
     t = epoch_time(records, name)
     per_epoch = "–" if t is None else f"{t:.1f}"
     ratio = "–" if t is None or sgd_time is None else f"{t / sgd_time:.2f}"
-    time_to_target = "–" if t is None or not reached else f"{stats(reached)[0] * t:.0f}"
+    time_to_target = "–" if t is None or mean_reached is None else f"{mean_reached * t:.0f}"
     skipped = "/".join(str(s["skipped_steps"]) for s in summaries)
     state = summaries[0]["optimizer_state_bytes"] / 2**20
     return (f"| {name} | {len(runs)} | {pm([s['final_test_accuracy'] for s in summaries], 2, 100)} "
