@@ -9,7 +9,14 @@ test accuracy first reached the target, the skipped steps, the time per epoch (t
 and its ratio to SGD's from the timing run, the time to the target (epochs to target × time per epoch)
 and the optimizer state. Time columns read "–" until the timing run is recorded.
 
-usage: python3 scripts/tune_study_table.py [RECORDS]      (default RECORDS: bench/results/cpu-tune)
+With --bf16 it prints instead the table of the bfloat16 statement: KFAC and SINGD dense, float32 against
+bfloat16 factors, at each damping λ and inversion interval T_inv that has runs: the tuned study's final
+runs (RECORDS/final), scripts/cpu_tune_bf16.sh's runs at other dampings (RECORDS/bf16), and KFAC's runs
+of the earlier, untuned CPU study (bench/results/cpu-study, a different learning rate). Per setting: the
+final test accuracy (mean ± std over seeds), the skipped steps per seed, the earliest skipped step and the
+layers whose factorisation failed (with their counts over all seeds).
+
+usage: python3 scripts/tune_study_table.py [--bf16] [RECORDS]      (default RECORDS: bench/results/cpu-tune)
 """
 import glob
 import json
@@ -71,8 +78,58 @@ def row(records, name, sgd_time):
             f"| {per_epoch} | {ratio} | {time_to_target} | {state:.2f} |")
 
 
+def skipped_events(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [r for r in map(json.loads, f) if r.get("event") == "skipped_step"]
+
+
+def factor_dtype(opt):
+    """The factors' dtype: "weight" (the default) is the weights' float32."""
+    return "float32" if opt["dtype_K"] == "weight" else opt["dtype_K"]
+
+
+def bf16_row(source, run_dirs):
+    """One setting of the bfloat16 table: its runs' config, accuracy and skipped steps."""
+    opt = json.load(open(os.path.join(run_dirs[0], "config.json")))["optimizer"]
+    summaries = [json.load(open(os.path.join(d, "summary.json"))) for d in run_dirs]
+    events = [e for d in run_dirs for e in skipped_events(d)]
+    layers = {}
+    for e in events:
+        layers[e["where"]] = layers.get(e["where"], 0) + 1
+    failed = ", ".join(f"{w} ({n})" for w, n in sorted(layers.items(), key=lambda kv: -kv[1])) or "–"
+    first = str(min(e["step"] for e in events)) if events else "–"
+    method = "KFAC" if opt["type"] == "kfac" else "SINGD dense"
+    factors = factor_dtype(opt)
+    t_inv = str(opt["T_inv"]) if opt["type"] == "kfac" else "–"
+    return (f"| {method} | {opt['damping']:g} | {t_inv} | {factors} | {source} | {len(run_dirs)} "
+            f"| {pm([s['final_test_accuracy'] for s in summaries], 2, 100)} "
+            f"| {'/'.join(str(s['skipped_steps']) for s in summaries)} | {first} | {failed} |")
+
+
+def bf16_table(records):
+    groups = [("untuned study", os.path.join("bench/results/cpu-study", n)) for n in ("kfac", "kfac-bf16")]
+    groups += [("tuned finals", os.path.join(records, "final", n))
+               for n in ("kfac", "kfac-bf16", "singd-dense", "singd-dense-bf16")]
+    groups += [("cpu_tune_bf16.sh", d) for d in sorted(glob.glob(os.path.join(records, "bf16", "*")))]
+    rows = []
+    for source, group in groups:
+        runs = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(group, "seed-*", "summary.json")))
+        if runs:
+            opt = json.load(open(os.path.join(runs[0], "config.json")))["optimizer"]
+            rows.append(((opt["type"], opt["damping"], factor_dtype(opt) != "float32"), bf16_row(source, runs)))
+    print("| method | λ | T_inv | factors | runs from | runs | final test acc (%) | skipped steps (per seed) "
+          "| earliest skipped step | failed factorisations (layer: count) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for _, line in sorted(rows):
+        print(line)
+
+
 def main():
-    records = sys.argv[1] if len(sys.argv) > 1 else "bench/results/cpu-tune"
+    args = [a for a in sys.argv[1:] if a != "--bf16"]
+    records = args[0] if args else "bench/results/cpu-tune"
+    if "--bf16" in sys.argv[1:]:
+        bf16_table(records)
+        return
     print("| config | runs | final test acc (%) | best test acc (%) | epochs to 75% | skipped steps (per seed) "
           "| time / epoch (s) | × SGD | time to 75% (s) | optimizer state (MiB) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
