@@ -31,8 +31,9 @@ ORDER = ["sgd", "adamw", "kfac", "kfac-bf16", "ikfac", "ikfac-bf16", "singd-dens
 
 
 def pm(values, digits=2, scale=1.0):
+    """mean ± std over seeds; one run's value alone."""
     mean, std = stats([v * scale for v in values])
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if len(values) > 1 else "")
 
 
 def epoch_records(run_dir):
