@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import sys
+from collections import Counter
 
 from study_table import stats  # mean and sample std, as the CPU-study table computes them
 
@@ -36,9 +37,14 @@ def pm(values, digits=2, scale=1.0):
     return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if len(values) > 1 else "")
 
 
-def epoch_records(run_dir):
+def metric_records(run_dir, key, value):
+    """The records of a run's metrics.jsonl whose `key` is `value`."""
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        return [r for r in map(json.loads, f) if r.get("kind") == "epoch"]
+        return [r for r in map(json.loads, f) if r.get(key) == value]
+
+
+def epoch_records(run_dir):
+    return metric_records(run_dir, "kind", "epoch")
 
 
 def epochs_to_target(run_dir, target):
@@ -79,30 +85,24 @@ def row(records, name, sgd_time):
             f"| {per_epoch} | {ratio} | {time_to_target} | {state:.2f} |")
 
 
-def skipped_events(run_dir):
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        return [r for r in map(json.loads, f) if r.get("event") == "skipped_step"]
-
-
 def factor_dtype(opt):
     """The factors' dtype: "weight" (the default) is the weights' float32."""
     return "float32" if opt["dtype_K"] == "weight" else opt["dtype_K"]
 
 
 def bf16_row(source, run_dirs):
-    """One setting of the bfloat16 table: its runs' config, accuracy and skipped steps."""
+    """One setting of the bfloat16 table: its sort key (method, λ, bf16) and its row."""
     opt = json.load(open(os.path.join(run_dirs[0], "config.json")))["optimizer"]
     summaries = [json.load(open(os.path.join(d, "summary.json"))) for d in run_dirs]
-    events = [e for d in run_dirs for e in skipped_events(d)]
-    layers = {}
-    for e in events:
-        layers[e["where"]] = layers.get(e["where"], 0) + 1
-    failed = ", ".join(f"{w} ({n})" for w, n in sorted(layers.items(), key=lambda kv: -kv[1])) or "–"
+    events = [e for d in run_dirs for e in metric_records(d, "event", "skipped_step")]
+    layers = Counter(e["where"] for e in events).most_common()
+    failed = ", ".join(f"{w} ({n})" for w, n in layers) or "–"
     first = str(min(e["step"] for e in events)) if events else "–"
     method = "KFAC" if opt["type"] == "kfac" else "SINGD dense"
     factors = factor_dtype(opt)
     t_inv = str(opt["T_inv"]) if opt["type"] == "kfac" else "–"
-    return (f"| {method} | {opt['damping']:g} | {t_inv} | {factors} | {source} | {len(run_dirs)} "
+    key = (opt["type"], opt["damping"], factors != "float32")
+    return key, (f"| {method} | {opt['damping']:g} | {t_inv} | {factors} | {source} | {len(run_dirs)} "
             f"| {pm([s['final_test_accuracy'] for s in summaries], 2, 100)} "
             f"| {'/'.join(str(s['skipped_steps']) for s in summaries)} | {first} | {failed} |")
 
@@ -116,8 +116,7 @@ def bf16_table(records):
     for source, group in groups:
         runs = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(group, "seed-*", "summary.json")))
         if runs:
-            opt = json.load(open(os.path.join(runs[0], "config.json")))["optimizer"]
-            rows.append(((opt["type"], opt["damping"], factor_dtype(opt) != "float32"), bf16_row(source, runs)))
+            rows.append(bf16_row(source, runs))
     print("| method | λ | T_inv | factors | runs from | runs | final test acc (%) | skipped steps (per seed) "
           "| earliest skipped step | failed factorisations (layer: count) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
